@@ -1,0 +1,179 @@
+"""Figures for §3 (sinusoidal) and §4 (learned absolute tables)."""
+
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from .style import Style, arr, finish, heatmap, reversed_y
+
+
+def ladder(wavelengths, seq_len: int, style: Style) -> go.Figure:
+    """Wavelength of each sin/cos pair on a log axis, against the sequence length."""
+    w = arr(wavelengths)
+    full = w <= seq_len
+    fig = go.Figure()
+    for ok, name, c in ((True, "completes a cycle within the sequence", 0),
+                        (False, "longer than the sequence (slowly varying)", 1)):
+        idx = np.flatnonzero(full == ok)
+        fig.add_trace(go.Scatter(x=idx, y=w[idx], mode="markers", name=name,
+                                 marker=dict(size=style.marker_size, color=style.color(c))))
+    fig.add_hline(y=seq_len, line_dash="dash", annotation_text=f"sequence length {seq_len}")
+    fig.update_xaxes(title_text="pair index i")
+    fig.update_yaxes(type="log", title_text="wavelength 2π/ω_i (positions)")
+    return finish(fig, style)
+
+
+def pair(positions, sin, cos, pair_index: int, style: Style) -> go.Figure:
+    """One pair over positions, and the same pair as a point walking round the unit circle."""
+    fig = make_subplots(1, 2, column_widths=[0.62, 0.38], horizontal_spacing=0.1,
+                        subplot_titles=(f"pair {pair_index}: sin and cos vs position", "(sin, cos) plane"))
+    x = arr(positions)
+    fig.add_trace(go.Scatter(x=x, y=arr(sin), name="sin(ω p)", line=dict(width=style.line_width,
+                             color=style.color(0))), 1, 1)
+    fig.add_trace(go.Scatter(x=x, y=arr(cos), name="cos(ω p)", line=dict(width=style.line_width,
+                             color=style.color(1))), 1, 1)
+    fig.add_trace(go.Scatter(x=arr(sin), y=arr(cos), mode="markers", name="position",
+                             marker=dict(size=style.marker_size, color=x, colorscale=style.sequential,
+                                         showscale=False), showlegend=False,
+                             hovertemplate="p=%{marker.color}<extra></extra>"), 1, 2)
+    fig.update_xaxes(title_text="position p", row=1, col=1)
+    fig.update_xaxes(title_text="sin", range=[-1.15, 1.15], row=1, col=2)
+    fig.update_yaxes(title_text="cos", range=[-1.15, 1.15], scaleanchor="x2", row=1, col=2)
+    fig.update_annotations(font_size=style.font_size)
+    return finish(fig, style)
+
+
+def shift_check(matrix, target, predicted, k: int, p: int, style: Style) -> go.Figure:
+    """The shift matrix M_k, and PE[p+k] against M_k·PE[p] component by component."""
+    fig = make_subplots(1, 2, column_widths=[0.42, 0.58], horizontal_spacing=0.1,
+                        subplot_titles=(f"M_k for k = {k} (block-diagonal rotations)",
+                                        f"PE[{p}+{k}] vs M_k · PE[{p}]"))
+    fig.add_trace(heatmap(matrix, style, diverging=True, zmax=1.0, showscale=False), 1, 1)
+    t, q = arr(target), arr(predicted)
+    idx = np.arange(len(t))
+    fig.add_trace(go.Bar(x=idx, y=t, name=f"PE[{p + k}] (table)", marker_color=style.color(4)), 1, 2)
+    fig.add_trace(go.Scatter(x=idx, y=q, mode="markers", name="M_k · PE[p] (rotated)",
+                             marker=dict(size=style.marker_size, color=style.color(5), symbol="x")), 1, 2)
+    fig.update_yaxes(autorange="reversed", row=1, col=1)
+    fig.update_xaxes(title_text="column", row=1, col=1)
+    fig.update_xaxes(title_text="component", row=1, col=2)
+    fig.update_annotations(font_size=style.font_size)
+    return finish(fig, style)
+
+
+def table(pe, style: Style, *, title_x: str = "dimension", colorbar: str = "value") -> go.Figure:
+    """A position table as a heatmap (rows = positions)."""
+    fig = go.Figure(heatmap(pe, style, diverging=True, colorbar=colorbar))
+    fig.update_xaxes(title_text=title_x)
+    fig.update_yaxes(title_text="position")
+    return reversed_y(finish(fig, style, legend=False))
+
+
+def similarity(sim, profile_offsets, profile, style: Style, *, label: str = "PE[p]·PE[q]") -> go.Figure:
+    """Similarity between every pair of positions, and its profile against the offset."""
+    fig = make_subplots(1, 2, column_widths=[0.5, 0.5], horizontal_spacing=0.12,
+                        subplot_titles=(label, "as a function of the offset k"))
+    fig.add_trace(heatmap(sim, style, diverging=True, showscale=False), 1, 1)
+    fig.add_trace(go.Scatter(x=arr(profile_offsets), y=arr(profile), mode="lines", name=label,
+                             line=dict(width=style.line_width, color=style.color(0))), 1, 2)
+    fig.update_yaxes(autorange="reversed", title_text="position p", row=1, col=1)
+    fig.update_xaxes(title_text="position q", row=1, col=1)
+    fig.update_xaxes(title_text="offset k = q − p", row=1, col=2)
+    fig.update_annotations(font_size=style.font_size)
+    return finish(fig, style, legend=False)
+
+
+def nearest(distances, partner, style: Style, *, min_gap: int) -> go.Figure:
+    """For each position, how close the most similar *other* position is."""
+    d, q = arr(distances), arr(partner)
+    p = np.arange(len(d))
+    fig = go.Figure(go.Scatter(x=p, y=d, mode="lines", line=dict(width=style.line_width, color=style.color(0)),
+                               customdata=q, name="distance",
+                               hovertemplate="p=%{x}: closest other q=%{customdata}, ‖PE[p]−PE[q]‖=%{y:.3f}"
+                                             "<extra></extra>"))
+    worst = int(np.argmin(d))
+    fig.add_trace(go.Scatter(x=[worst], y=[d[worst]], mode="markers+text", name="closest pair",
+                             text=[f" p={worst} ≈ q={int(q[worst])}"], textposition="top right",
+                             marker=dict(size=style.marker_size + 4, color=style.color(5))))
+    fig.update_xaxes(title_text="position p")
+    fig.update_yaxes(title_text=f"min ‖PE[p] − PE[q]‖ over |p − q| ≥ {min_gap}", rangemode="tozero")
+    return finish(fig, style, legend=False)
+
+
+def projected_profiles(offsets, curves: dict, raw, style: Style) -> go.Figure:
+    """Raw PE dot products vs offset (one curve), and after W_q, W_k (a curve per start p)."""
+    fig = go.Figure()
+    k = arr(offsets)
+    fig.add_trace(go.Scatter(x=k, y=arr(raw), name="PE[p]·PE[p+k] (any p)", mode="lines",
+                             line=dict(width=style.line_width + 1, color="#000")))
+    for i, (p, y) in enumerate(curves.items()):
+        fig.add_trace(go.Scatter(x=k, y=arr(y), name=f"(W_q PE[{p}])·(W_k PE[{p}+k])", mode="lines",
+                                 line=dict(width=style.line_width, color=style.color(i), dash="dot")))
+    fig.update_xaxes(title_text="offset k")
+    fig.update_yaxes(title_text="dot product")
+    return finish(fig, style)
+
+
+def parameter_counts(rows: list[tuple[str, int]], style: Style) -> go.Figure:
+    """Parameter count of learned tables (log scale)."""
+    names, counts = zip(*rows)
+    fig = go.Figure(go.Bar(x=list(names), y=list(counts), text=[f"{c:,}" for c in counts],
+                           textposition="outside", marker_color=[style.color(i) for i in range(len(rows))]))
+    fig.update_yaxes(type="log", title_text="parameters (log scale)")
+    return finish(fig, style, legend=False)
+
+
+def row_norms(norms, trained_len: int, query: int | None, style: Style) -> go.Figure:
+    """Norm of every row of a learned table; the table simply ends at its length."""
+    n = arr(norms)
+    fig = go.Figure(go.Scatter(x=np.arange(len(n)), y=n, mode="lines", name="‖row p‖",
+                               line=dict(width=style.line_width, color=style.color(0))))
+    fig.add_vrect(x0=trained_len - 0.5, x1=max(trained_len * 2, (query or 0) + 10), fillcolor="#D55E00",
+                  opacity=0.12, line_width=0, annotation_text="no rows: nothing to look up",
+                  annotation_position="top left")
+    if query is not None:
+        fig.add_vline(x=query, line_color=style.color(5), line_width=style.line_width,
+                      annotation_text=f"requested p = {query}")
+    fig.update_xaxes(title_text="position p")
+    fig.update_yaxes(title_text="row norm", rangemode="tozero")
+    return finish(fig, style, legend=False)
+
+
+def side_by_side(left, right, titles: tuple[str, str], style: Style, *, zmax: float = 1.0) -> go.Figure:
+    """Two matrices on one colour scale (e.g. a trained table vs a random one)."""
+    fig = make_subplots(1, 2, subplot_titles=titles, horizontal_spacing=0.08)
+    fig.add_trace(heatmap(left, style, diverging=True, zmax=zmax, showscale=False), 1, 1)
+    fig.add_trace(heatmap(right, style, diverging=True, zmax=zmax, colorbar="cosine"), 1, 2)
+    for c in (1, 2):
+        fig.update_yaxes(autorange="reversed", row=1, col=c)
+        fig.update_xaxes(title_text="position", row=1, col=c)
+    fig.update_yaxes(title_text="position", row=1, col=1)
+    fig.update_annotations(font_size=style.font_size)
+    return finish(fig, style, legend=False)
+
+
+def projection(points, style: Style, title: str) -> go.Figure:
+    """Rows of a table projected to 2D (PCA), coloured by position."""
+    pts = arr(points)
+    p = np.arange(len(pts))
+    fig = go.Figure(go.Scatter(x=pts[:, 0], y=pts[:, 1], mode="markers+lines",
+                               line=dict(width=1, color="#bbb"),
+                               marker=dict(size=style.marker_size - 2, color=p, colorscale=style.sequential,
+                                           colorbar=dict(title="position", thickness=14)),
+                               hovertemplate="p=%{marker.color}<extra></extra>"))
+    fig.update_xaxes(title_text="principal component 1")
+    fig.update_yaxes(title_text="principal component 2")
+    return finish(fig, style, title, legend=False)
+
+
+def shift_similarity(deltas, curves: dict, style: Style) -> go.Figure:
+    """Mean cosine similarity between rows p and p + Δ, per table."""
+    fig = go.Figure()
+    for i, (name, y) in enumerate(curves.items()):
+        fig.add_trace(go.Scatter(x=arr(deltas), y=arr(y), name=name, mode="lines",
+                                 line=dict(width=style.line_width, color=style.color(i))))
+    fig.update_xaxes(title_text="shift Δ (positions)")
+    fig.update_yaxes(title_text="mean cos(row p, row p+Δ)")
+    return finish(fig, style)

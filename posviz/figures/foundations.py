@@ -1,0 +1,160 @@
+"""Figures for §1 (why position) and §2 (formal definitions)."""
+
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from .style import Style, arr, finish, heatmap, reversed_y, word_axis
+
+
+def permutation(result: dict, style: Style) -> go.Figure:
+    """Scores of the original sentence, of the shuffled one, and the permuted original."""
+    titles = ("Scores, original order", "Scores, shuffled input", "Original scores, permuted")
+    fig = make_subplots(1, 3, subplot_titles=titles, horizontal_spacing=0.08)
+    mats = (result["scores"], result["scores_shuffled"], result["scores_expected"])
+    labels = (result["tokens"], result["shuffled"], result["shuffled"])
+    finite = np.concatenate([arr(m)[np.isfinite(arr(m))] for m in mats])
+    zmax = float(np.abs(finite).max()) if finite.size else 1.0
+    for c, (m, words) in enumerate(zip(mats, labels), start=1):
+        z = arr(m).copy()
+        z[~np.isfinite(z)] = np.nan  # masked keys show as blank cells
+        fig.add_trace(heatmap(z, style, diverging=True, zmax=zmax, showscale=c == 3,
+                              text=len(words) <= 8, fmt=".2f", colorbar="score"), 1, c)
+        fig.update_xaxes(word_axis(words), row=1, col=c, title_text="key")
+        fig.update_yaxes(word_axis(words), row=1, col=c, autorange="reversed")
+    fig.update_yaxes(title_text="query", row=1, col=1)
+    fig.update_annotations(font_size=style.font_size)
+    return finish(fig, style, legend=False)
+
+
+def ids_and_offsets(start: int, n: int, offsets, style: Style) -> go.Figure:
+    """Absolute ids move with the phrase; the offset matrix i − j does not."""
+    fig = make_subplots(1, 2, column_widths=[0.35, 0.65], horizontal_spacing=0.12,
+                        subplot_titles=(f"Absolute ids (phrase starts at {start})", "Offsets i − j"))
+    ids = np.arange(start, start + n)
+    fig.add_trace(go.Bar(x=list(range(n)), y=ids, marker_color=style.color(0), text=ids,
+                         textposition="outside", name="position id"), 1, 1)
+    fig.add_trace(heatmap(offsets, style, diverging=True, text=n <= 12, colorbar="i − j"), 1, 2)
+    fig.update_xaxes(title_text="word in phrase", row=1, col=1)
+    fig.update_yaxes(title_text="position id", row=1, col=1, range=[0, max(ids.max() * 1.2, 8)])
+    fig.update_xaxes(title_text="key j", row=1, col=2)
+    fig.update_yaxes(title_text="query i", row=1, col=2, autorange="reversed")
+    fig.update_annotations(font_size=style.font_size)
+    return finish(fig, style, legend=False)
+
+
+def score_terms(terms: dict, words: list[str], style: Style) -> go.Figure:
+    """Each part of the score as its own heatmap, on one shared colour scale."""
+    names = list(terms)
+    fig = make_subplots(1, len(names), subplot_titles=names, horizontal_spacing=0.05)
+    zmax = max(float(np.abs(arr(t)).max()) for t in terms.values()) or 1.0
+    for c, name in enumerate(names, start=1):
+        fig.add_trace(heatmap(terms[name], style, diverging=True, zmax=zmax, showscale=c == len(names),
+                              colorbar="score"), 1, c)
+        fig.update_xaxes(word_axis(words), row=1, col=c, tickangle=-45)
+        fig.update_yaxes(word_axis(words) if c == 1 else dict(showticklabels=False), row=1, col=c,
+                         autorange="reversed")
+    fig.update_annotations(font_size=style.font_size - 2)
+    return finish(fig, style, legend=False)
+
+
+def seen_fraction(train_len: int, eval_lens, fractions: list[dict], style: Style) -> go.Figure:
+    """Share of positions vs offsets already met in training, as the sequence grows."""
+    fig = go.Figure()
+    for i, (key, label) in enumerate((("positions", "absolute: positions seen"),
+                                      ("offsets", "relative (causal): offsets seen"))):
+        fig.add_trace(go.Scatter(x=eval_lens, y=[100 * f[key] for f in fractions], name=label,
+                                 mode="lines", line=dict(width=style.line_width, color=style.color(i))))
+    fig.add_vline(x=train_len, line_dash="dash", annotation_text=f"trained length {train_len}")
+    fig.update_xaxes(title_text="evaluation length")
+    fig.update_yaxes(title_text="% already seen in training", range=[0, 105])
+    return finish(fig, style)
+
+
+def decode_ids(prefix_len: int, correct, buggy, style: Style) -> go.Figure:
+    """Position id of each token in the KV cache, correct vs restarted decode ids."""
+    prompt = np.arange(prefix_len)
+    fig = go.Figure()
+    for i, (ids, name) in enumerate(((correct, "correct: continue after the prompt"),
+                                     (buggy, "bug: restart at 0"))):
+        slots = np.arange(prefix_len, prefix_len + len(ids))
+        fig.add_trace(go.Scatter(x=np.concatenate([prompt, slots]),
+                                 y=np.concatenate([prompt, arr(ids)]), name=name, mode="lines+markers",
+                                 line=dict(width=style.line_width, color=style.color(i + 1),
+                                           dash="solid" if i == 0 else "dot"),
+                                 marker=dict(size=style.marker_size)))
+    fig.add_vrect(x0=-0.5, x1=prefix_len - 0.5, fillcolor="#999", opacity=0.15, line_width=0,
+                  annotation_text="prompt (prefill)", annotation_position="top left")
+    fig.update_xaxes(title_text="slot in the KV cache (token order)")
+    fig.update_yaxes(title_text="position id used")
+    return finish(fig, style)
+
+
+def position_ids(tokens: list[str], naive, aware, mask, style: Style) -> go.Figure:
+    """Two rows of ids over a padded sequence: arange vs mask-aware."""
+    z = np.stack([arr(naive), arr(aware)]).astype(np.float32)
+    z_masked = np.where(arr(mask)[None, :] == 0, np.nan, z)
+    fig = go.Figure(heatmap(z_masked, style, text=True, showscale=False))
+    fig.update_xaxes(word_axis(tokens), title_text="token")
+    fig.update_yaxes(tickmode="array", tickvals=[0, 1], ticktext=["arange(n)", "from mask"],
+                     autorange="reversed")
+    return finish(fig, style, height=max(220, style.height // 2), legend=False)
+
+
+def vector_sum(token, position, style: Style, *, n_show: int = 32) -> go.Figure:
+    """Token vector, position vector and their sum, component by component."""
+    t, p = arr(token)[:n_show], arr(position)[:n_show]
+    fig = go.Figure()
+    for i, (v, name) in enumerate(((t, "token embedding e"), (p, "position PE[p]"), (t + p, "sum e + PE[p]"))):
+        fig.add_trace(go.Bar(x=np.arange(len(v)), y=v, name=name, marker_color=style.color(i)))
+    fig.update_layout(barmode="group")
+    fig.update_xaxes(title_text=f"component (first {len(t)})")
+    fig.update_yaxes(title_text="value")
+    return finish(fig, style)
+
+
+def score_bias(scores, bias, weights, words: list[str], style: Style, where: str) -> go.Figure:
+    """Content scores, the bias b_ij, and the resulting attention weights."""
+    last = "softmax(S + b)" if where == "before" else "softmax(S) + b  (wrong)"
+    fig = make_subplots(1, 3, subplot_titles=("S = q·k/√d", "bias b_ij", last), horizontal_spacing=0.07)
+    zmax = max(float(np.abs(arr(scores)).max()), float(np.abs(arr(bias)).max())) or 1.0
+    fig.add_trace(heatmap(scores, style, diverging=True, zmax=zmax, showscale=False), 1, 1)
+    fig.add_trace(heatmap(bias, style, diverging=True, zmax=zmax, showscale=False), 1, 2)
+    fig.add_trace(heatmap(weights, style, diverging=True, zmax=1.0, text=len(words) <= 8, fmt=".2f",
+                          colorbar="weight"), 1, 3)
+    for c in (1, 2, 3):
+        fig.update_xaxes(word_axis(words), row=1, col=c, tickangle=-45)
+        fig.update_yaxes(word_axis(words) if c == 1 else dict(showticklabels=False), row=1, col=c,
+                         autorange="reversed")
+    fig.update_annotations(font_size=style.font_size)
+    return finish(fig, style, legend=False)
+
+
+def offsets(off, query_start: int, style: Style) -> go.Figure:
+    """The offset matrix i − j; future keys (i − j < 0) are the ones a causal mask hides."""
+    z = arr(off).astype(np.float32)
+    q, k = z.shape
+    fig = go.Figure(heatmap(z, style, diverging=True, text=q * k <= 400, colorbar="i − j",
+                            y=np.arange(query_start, query_start + q)))
+    fig.update_xaxes(title_text="key position j")
+    fig.update_yaxes(title_text="query position i")
+    return reversed_y(finish(fig, style, legend=False))
+
+
+def interpolation(positions, angle_orig, angle_interp, train_max_angle: float, style: Style,
+                  train_len: int) -> go.Figure:
+    """Rotation angle of one frequency along the sequence, with and without interpolation."""
+    fig = go.Figure()
+    x = arr(positions)
+    fig.add_hrect(y0=0, y1=train_max_angle, fillcolor=style.color(2), opacity=0.12, line_width=0,
+                  annotation_text="angles seen in training", annotation_position="top left")
+    fig.add_trace(go.Scatter(x=x, y=arr(angle_orig), name="extrapolate: m·θ", mode="lines",
+                             line=dict(width=style.line_width, color=style.color(5))))
+    fig.add_trace(go.Scatter(x=x, y=arr(angle_interp), name="interpolate: (m·L/L′)·θ", mode="lines",
+                             line=dict(width=style.line_width, color=style.color(0))))
+    fig.add_vline(x=train_len, line_dash="dash", annotation_text=f"L = {train_len}")
+    fig.update_xaxes(title_text="position m")
+    fig.update_yaxes(title_text="angle (radians)")
+    return finish(fig, style)

@@ -1,0 +1,114 @@
+"""Figure style: fonts, sizes and colour-blind-safe palettes for two audiences."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import plotly.graph_objects as go
+import torch
+
+from .. import backend
+
+# Okabe & Ito (2008): distinguishable with every common colour-vision deficiency.
+OKABE_ITO = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000")
+
+
+@dataclass(frozen=True)
+class Style:
+    font_size: int = 14
+    height: int = 380
+    line_width: float = 2.5
+    marker_size: int = 7
+    colors: tuple = OKABE_ITO
+    sequential: str = "Viridis"
+    diverging: str = "RdBu_r"
+    max_cells: int = 160  # heatmaps are block-averaged down to at most this many rows/cols
+    lecture: bool = False
+
+    def color(self, i: int) -> str:
+        return self.colors[i % len(self.colors)]
+
+
+NORMAL = Style()
+# Projector: large type, thick lines, black text on white, figures that fit 1280×720.
+LECTURE = Style(font_size=22, height=470, line_width=4.5, marker_size=11,
+                sequential="Cividis", max_cells=96, lecture=True)
+
+
+def style_for(lecture: bool) -> Style:
+    return LECTURE if lecture else NORMAL
+
+
+def arr(x) -> np.ndarray:
+    """float32 numpy for plotly (compact base64 arrays on the wire)."""
+    a = backend.to_numpy(x) if isinstance(x, torch.Tensor) else np.asarray(x)
+    return a.astype(np.float32) if a.dtype.kind == "f" else a
+
+
+def finish(fig: go.Figure, style: Style, title: str | None = None, *, height: int | None = None,
+           legend: bool = True) -> go.Figure:
+    """Shared layout: fonts, margins, white background, black text."""
+    fig.update_layout(
+        template="plotly_white",
+        title=dict(text=title, x=0.01, xanchor="left") if title else None,
+        font=dict(size=style.font_size, color="#000000"),
+        height=height or style.height,
+        margin=dict(l=10, r=10, t=60 if title else 30, b=10),
+        showlegend=legend,
+        legend=dict(orientation="h", yanchor="bottom", y=1.02, xanchor="right", x=1),
+        colorway=list(style.colors),
+    )
+    fig.update_xaxes(showline=True, linecolor="#000", automargin=True, title_standoff=6)
+    fig.update_yaxes(showline=True, linecolor="#000", automargin=True, title_standoff=6)
+    return fig
+
+
+def downsample(z: np.ndarray, max_cells: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Block-average a matrix to at most ``max_cells`` per side; also return the kept row/col starts.
+
+    Averaging (not striding) keeps the picture honest: striding a sinusoid
+    would itself alias.
+    """
+    def factor(n):
+        return int(np.ceil(n / max_cells))
+
+    fr, fc = factor(z.shape[0]), factor(z.shape[1])
+    rows, cols = np.arange(0, z.shape[0], fr), np.arange(0, z.shape[1], fc)
+    if fr == fc == 1:
+        return z, rows, cols
+    pr, pc = (-z.shape[0]) % fr, (-z.shape[1]) % fc
+    zp = np.pad(z.astype(np.float64), ((0, pr), (0, pc)), constant_values=np.nan)
+    zp = zp.reshape(len(rows), fr, len(cols), fc)
+    return np.nanmean(zp, axis=(1, 3)).astype(np.float32), rows, cols
+
+
+def heatmap(z, style: Style, *, x=None, y=None, diverging: bool = False, zmax: float | None = None,
+            colorbar: str | None = None, text: bool = False, fmt: str = ".0f", showscale: bool = True,
+            zmin: float | None = None) -> go.Heatmap:
+    """One heatmap trace, block-averaged when large. ``y`` runs top to bottom (row 0 at top)."""
+    z = arr(z)
+    z, rows, cols = downsample(z, style.max_cells)
+    x = cols if x is None else np.asarray(x)[cols]
+    y = rows if y is None else np.asarray(y)[rows]
+    kw = {}
+    if diverging:
+        m = zmax if zmax is not None else float(np.nanmax(np.abs(z))) or 1.0
+        kw = dict(zmin=-m, zmax=m, colorscale=style.diverging)
+    else:
+        kw = dict(colorscale=style.sequential, zmin=zmin, zmax=zmax)
+    if text:
+        kw.update(texttemplate="%{z:" + fmt + "}", textfont=dict(size=max(style.font_size - 4, 9)))
+    return go.Heatmap(z=z, x=x, y=y, showscale=showscale,
+                      colorbar=dict(title=dict(text=colorbar or "", side="right"), thickness=14), **kw)
+
+
+def reversed_y(fig: go.Figure, **kw) -> go.Figure:
+    """Matrices read with row 0 at the top."""
+    fig.update_yaxes(autorange="reversed", **kw)
+    return fig
+
+
+def word_axis(words: list[str]) -> dict:
+    """Tick labels for token axes; numeric positions keep repeated words apart."""
+    return dict(tickmode="array", tickvals=list(range(len(words))), ticktext=words)

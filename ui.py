@@ -1,0 +1,119 @@
+"""Streamlit glue shared by every page: URL-bound widgets, lecture mode, errors, lesson text.
+
+posviz never imports Streamlit; this module is the only place pages get
+their Streamlit conventions from, so every page behaves the same way.
+"""
+
+from __future__ import annotations
+
+import re
+from contextlib import contextmanager
+from functools import lru_cache
+from pathlib import Path
+
+import streamlit as st
+
+from posviz.figures import style_for
+
+LESSON_DIR = Path(__file__).parent / "assets" / "lesson"
+PLOT_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["lasso2d", "select2d"]}
+
+
+# -- state ------------------------------------------------------------------
+
+def lecture() -> bool:
+    """True when lecture (projector) mode is on."""
+    return bool(st.session_state.get("lecture", False))
+
+
+def style():
+    return style_for(lecture())
+
+
+def cached(fn):
+    """Cache a pure page computation (posviz call + figure) per argument tuple."""
+    return st.cache_data(show_spinner=False, max_entries=256)(fn)
+
+
+# -- widgets: every value lives in the URL, so a link reproduces the view ----
+
+def slider(label: str, lo, hi, value, key: str, **kw):
+    return st.slider(label, lo, hi, value, key=key, bind="query-params", **kw)
+
+
+def select(label: str, options, key: str, index: int = 0, **kw):
+    return st.selectbox(label, options, index=index, key=key, bind="query-params", **kw)
+
+
+def radio(label: str, options, key: str, index: int = 0, **kw):
+    return st.radio(label, options, index=index, key=key, bind="query-params", horizontal=True, **kw)
+
+
+def toggle(label: str, key: str, value: bool = False, **kw):
+    return st.toggle(label, value=value, key=key, bind="query-params", **kw)
+
+
+def text(label: str, key: str, value: str, **kw):
+    return st.text_input(label, value=value, key=key, bind="query-params", **kw)
+
+
+def number(label: str, lo, hi, value, key: str, **kw):
+    return st.number_input(label, lo, hi, value, key=key, bind="query-params", **kw)
+
+
+def reset_page(prefix: str) -> None:
+    """Forget every widget value of one page (keys start with ``prefix_``)."""
+    for key in [k for k in st.session_state if str(k).startswith(prefix + "_")]:
+        del st.session_state[key]
+
+
+# -- output -----------------------------------------------------------------
+
+def plot(fig, key: str | None = None) -> None:
+    st.plotly_chart(fig, theme=None, config=PLOT_CONFIG, key=key)
+
+
+@contextmanager
+def guard(hint: str = ""):
+    """Show a posviz ValueError as a message that says what to change, never a traceback."""
+    try:
+        yield
+    except ValueError as err:
+        st.error(f"**Cannot show this: {err}.** {hint}".rstrip(), icon="✋")
+
+
+def check(ok: bool, claim: str, detail: str) -> None:
+    """A live, computed verdict on a claim (green when it holds)."""
+    (st.success if ok else st.warning)(f"**{claim}**: {detail}", icon="✅" if ok else "⚠️")
+
+
+@lru_cache(maxsize=None)
+def _lesson(page: str) -> dict[str, str]:
+    raw = (LESSON_DIR / f"{page}.md").read_text(encoding="utf-8")
+    parts = re.split(r"^<!--\s*([\w.-]+)\s*-->\s*$", raw, flags=re.M)
+    return {parts[i]: parts[i + 1].strip() for i in range(1, len(parts), 2)}
+
+
+def prose(page: str, chunk: str) -> None:
+    """Lesson text for one subsection. In lecture mode it folds away so the live piece fills the screen."""
+    body = _lesson(page)[chunk]
+    if lecture():
+        with st.expander("Notes for this part"):
+            st.markdown(body)
+    else:
+        st.markdown(body)
+
+
+def mistake(page: str, chunk: str) -> None:
+    """A common mistake, pointed out where it arises."""
+    st.warning(_lesson(page)[chunk], icon="⚠️")
+
+
+def section(title: str, page: str, chunk: str) -> None:
+    st.subheader(title, divider="gray")
+    prose(page, chunk)
+
+
+def style_for_flag(lecture_on: bool):
+    """Style for a cached function that received the lecture flag as an argument."""
+    return style_for(lecture_on)
