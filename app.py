@@ -21,6 +21,13 @@ PAGES = {
         ("pages/s3_sinusoidal.py", "3 · Sinusoidal", ":material/waves:", "sinusoidal", "s3"),
         ("pages/s4_learned.py", "4 · Learned absolute", ":material/table_rows:", "learned-absolute", "s4"),
     ],
+    "Relative and rotary": [
+        ("pages/s5_relative.py", "5 · Relative positions", ":material/compare_arrows:", "relative", "s5"),
+        ("pages/s6_rope.py", "6 · RoPE", ":material/rotate_right:", "rope", "s6"),
+        ("pages/s6b_rope_scaling.py", "6b · Long-context RoPE scaling", ":material/open_in_full:",
+         "rope-scaling", "s6b"),
+        ("pages/s6c_real_rope_model.py", "6c · A real RoPE model", ":material/memory:", "real-rope-model", "s6c"),
+    ],
 }
 
 LECTURE_CSS = """
@@ -33,8 +40,9 @@ h1 { font-size: 2.0rem !important; } h2, h3 { font-size: 1.55rem !important; }
 </style>
 """
 
+# A shared lecture link (?lecture=true) opens with the sidebar folded away.
 st.set_page_config(page_title="posviz · positional encodings", page_icon=":material/pin_drop:",
-                   layout="wide")
+                   layout="wide", initial_sidebar_state="collapsed" if ui.lecture() else "auto")
 
 prefix_of = {}
 nav = {}
@@ -44,7 +52,8 @@ for group, rows in PAGES.items():
         page = st.Page(path, title=title, icon=icon, url_path=url, default=prefix == "home")
         prefix_of[page.url_path] = prefix
         nav[group].append(page)
-current = st.navigation(nav)
+# On a projector the page list moves to a top bar and the sidebar folds away.
+current = st.navigation(nav, position="top" if ui.lecture() else "sidebar")
 
 with st.sidebar:
     ui.toggle("Lecture mode", key="lecture",

@@ -22,8 +22,10 @@ PLOT_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["lasso2d", "sele
 # -- state ------------------------------------------------------------------
 
 def lecture() -> bool:
-    """True when lecture (projector) mode is on."""
-    return bool(st.session_state.get("lecture", False))
+    """True when lecture (projector) mode is on (before the toggle exists, read the URL)."""
+    if "lecture" in st.session_state:
+        return bool(st.session_state["lecture"])
+    return st.query_params.get("lecture", "").lower() in ("true", "1")
 
 
 def style():
@@ -37,34 +39,41 @@ def cached(fn):
 
 # -- widgets: every value lives in the URL, so a link reproduces the view ----
 
+def _bound(widget, key: str, default, *args, **kw):
+    """Create a widget bound to the URL and remember its default for "Reset this page"."""
+    st.session_state.setdefault("_defaults", {})[key] = default
+    return widget(*args, key=key, bind="query-params", **kw)
+
+
 def slider(label: str, lo, hi, value, key: str, **kw):
-    return st.slider(label, lo, hi, value, key=key, bind="query-params", **kw)
+    return _bound(st.slider, key, value, label, lo, hi, value, **kw)
 
 
 def select(label: str, options, key: str, index: int = 0, **kw):
-    return st.selectbox(label, options, index=index, key=key, bind="query-params", **kw)
+    return _bound(st.selectbox, key, list(options)[index], label, options, index=index, **kw)
 
 
 def radio(label: str, options, key: str, index: int = 0, **kw):
-    return st.radio(label, options, index=index, key=key, bind="query-params", horizontal=True, **kw)
+    return _bound(st.radio, key, list(options)[index], label, options, index=index, horizontal=True, **kw)
 
 
 def toggle(label: str, key: str, value: bool = False, **kw):
-    return st.toggle(label, value=value, key=key, bind="query-params", **kw)
+    return _bound(st.toggle, key, value, label, value=value, **kw)
 
 
 def text(label: str, key: str, value: str, **kw):
-    return st.text_input(label, value=value, key=key, bind="query-params", **kw)
+    return _bound(st.text_input, key, value, label, value=value, **kw)
 
 
 def number(label: str, lo, hi, value, key: str, **kw):
-    return st.number_input(label, lo, hi, value, key=key, bind="query-params", **kw)
+    return _bound(st.number_input, key, value, label, lo, hi, value, **kw)
 
 
 def reset_page(prefix: str) -> None:
-    """Forget every widget value of one page (keys start with ``prefix_``)."""
-    for key in [k for k in st.session_state if str(k).startswith(prefix + "_")]:
-        del st.session_state[key]
+    """Put every widget of one page (keys ``prefix_*``) back to its default; the URL follows."""
+    for key, default in st.session_state.get("_defaults", {}).items():
+        if key.startswith(prefix + "_"):
+            st.session_state[key] = default
 
 
 # -- output -----------------------------------------------------------------
@@ -79,12 +88,13 @@ def guard(hint: str = ""):
     try:
         yield
     except ValueError as err:
-        st.error(f"**Cannot show this: {err}.** {hint}".rstrip(), icon="✋")
+        st.error(f"**Cannot show this: {err}.** {hint}".rstrip(), icon=":material/block:")
 
 
 def check(ok: bool, claim: str, detail: str) -> None:
     """A live, computed verdict on a claim (green when it holds)."""
-    (st.success if ok else st.warning)(f"**{claim}**: {detail}", icon="✅" if ok else "⚠️")
+    (st.success if ok else st.warning)(f"**{claim}**: {detail}",
+                                       icon=":material/check_circle:" if ok else ":material/error:")
 
 
 @lru_cache(maxsize=None)
@@ -106,7 +116,7 @@ def prose(page: str, chunk: str) -> None:
 
 def mistake(page: str, chunk: str) -> None:
     """A common mistake, pointed out where it arises."""
-    st.warning(_lesson(page)[chunk], icon="⚠️")
+    st.warning(_lesson(page)[chunk], icon=":material/warning:")
 
 
 def section(title: str, page: str, chunk: str) -> None:

@@ -21,7 +21,7 @@ def ladder(wavelengths, seq_len: int, style: Style) -> go.Figure:
                                  marker=dict(size=style.marker_size, color=style.color(c))))
     fig.add_hline(y=seq_len, line_dash="dash", annotation_text=f"sequence length {seq_len}")
     fig.update_xaxes(title_text="pair index i")
-    fig.update_yaxes(type="log", title_text="wavelength 2π/ω_i (positions)")
+    fig.update_yaxes(type="log", title_text="wavelength 2π/ω<sub>i</sub> (positions)")
     return finish(fig, style)
 
 
@@ -176,4 +176,92 @@ def shift_similarity(deltas, curves: dict, style: Style) -> go.Figure:
                                  line=dict(width=style.line_width, color=style.color(i))))
     fig.update_xaxes(title_text="shift Δ (positions)")
     fig.update_yaxes(title_text="mean cos(row p, row p+Δ)")
+    return finish(fig, style)
+
+
+# -- §4 learned tables: the hard end, PCA pairs, what unchecked lookups do ---
+
+def table_limit(norms, neighbour_cos, trained_len: int, query: int | None, style: Style, *,
+                marks: dict | None = None) -> go.Figure:
+    """Row norm and neighbour cosine of a learned table against position, and the region with no rows.
+
+    A norm far above the rest (row 0 of a BERT table) would flatten the top panel, so values above
+    2.2× the median are drawn at the top edge with their value written beside them.
+    """
+    n, c = arr(norms), arr(neighbour_cos)
+    p = np.arange(len(n))
+    top = 2.2 * float(np.median(n))
+    right = max(2 * trained_len, (query or 0) + 10)
+    fig = make_subplots(2, 1, shared_xaxes=True, vertical_spacing=0.12,
+                        subplot_titles=("row norm ‖P[p]‖", "neighbour cosine cos(P[p], P[p+1])"))
+    fig.add_trace(go.Scatter(x=p, y=np.minimum(n, top), mode="lines", customdata=n, name="‖P[p]‖",
+                             line=dict(width=style.line_width, color=style.color(0)),
+                             hovertemplate="p=%{x}: ‖P[p]‖ = %{customdata:.3f}<extra></extra>"), 1, 1)
+    big = np.flatnonzero(n > top)
+    if big.size:
+        fig.add_trace(go.Scatter(x=big, y=np.full(big.size, top), mode="markers+text",
+                                 text=[f" p={i}: {n[i]:.2f} (off scale)" for i in big], textposition="bottom right",
+                                 marker=dict(symbol="triangle-up", size=style.marker_size + 2, color=style.color(5)),
+                                 hoverinfo="skip"), 1, 1)
+    fig.add_trace(go.Scatter(x=p[:-1], y=c, mode="lines", name="cos(P[p], P[p+1])",
+                             line=dict(width=style.line_width, color=style.color(2)),
+                             hovertemplate="p=%{x}: cos = %{y:.3f}<extra></extra>"), 2, 1)
+    fig.add_vrect(x0=trained_len - 0.5, x1=right, fillcolor="#D55E00", opacity=0.12, line_width=0, row="all", col=1)
+    fig.add_annotation(x=(trained_len + right) / 2, y=0.5, xref="x", yref="y domain", showarrow=False,
+                       text=f"no rows ≥ {trained_len}:<br>nothing to look up")
+    for x, label in (marks or {}).items():
+        fig.add_vline(x=x, line_dash="dot", line_color="#444", line_width=1.5, row="all", col=1)
+        fig.add_annotation(x=x, y=0.02, xref="x2", yref="y2 domain", text=f" {label}", showarrow=False,
+                           xanchor="left", yanchor="bottom")
+    if query is not None:
+        inside = 0 <= query < trained_len
+        fig.add_vline(x=query, line_color=style.color(2 if inside else 5), line_width=style.line_width,
+                      row="all", col=1)
+        fig.add_annotation(x=query, y=1.0, xref="x", yref="y domain", yanchor="bottom", showarrow=False,
+                           text=f"p = {query}" + ("" if inside else ": no row"),
+                           font=dict(color=style.color(2 if inside else 5)))
+    fig.update_xaxes(range=[-0.01 * right, right])
+    fig.update_xaxes(title_text="position p", row=2, col=1)
+    fig.update_yaxes(range=[0, top * 1.06], row=1, col=1)
+    fig.update_yaxes(range=[min(0.0, float(np.min(c)) - 0.05), 1.05], row=2, col=1)
+    fig.update_annotations(font_size=style.font_size)
+    return finish(fig, style, height=int(style.height * 1.5), legend=False)
+
+
+def projection_pair(left, right, titles: tuple[str, str], style: Style, *, start: int = 0) -> go.Figure:
+    """Two tables' rows projected to 2D (PCA) side by side, coloured by position ``start, start+1, …``.
+
+    Consecutive rows are joined by a thin line, so a steady turn shows up as a ring or spiral.
+    """
+    fig = make_subplots(1, 2, subplot_titles=titles, horizontal_spacing=0.1)
+    for col, pts in ((1, arr(left)), (2, arr(right))):
+        pos = np.arange(start, start + len(pts))
+        fig.add_trace(go.Scatter(x=pts[:, 0], y=pts[:, 1], mode="markers+lines",
+                                 line=dict(width=0.8, color="#bbbbbb"),
+                                 marker=dict(size=max(style.marker_size - 2, 4), color=pos, cmin=start,
+                                             cmax=pos[-1], colorscale=style.sequential, showscale=col == 2,
+                                             colorbar=dict(title=dict(text="position", side="right"), thickness=14)),
+                                 hovertemplate="p=%{marker.color}<extra></extra>"), 1, col)
+        fig.update_xaxes(title_text="principal component 1", row=1, col=col)
+        fig.update_yaxes(title_text="principal component 2", row=1, col=col)
+    fig.update_annotations(font_size=style.font_size)
+    return finish(fig, style, legend=False)
+
+
+def id_mapping(requested, used, trained_len: int, style: Style, *, broken_label: str) -> go.Figure:
+    """Which table row each token receives: an unchecked lookup (clamp/wrap) vs the checked one."""
+    x, y = arr(requested), arr(used)
+    ok = x < trained_len
+    fig = go.Figure()
+    fig.add_trace(go.Scatter(x=x, y=y, mode="lines", name=broken_label,
+                             line=dict(width=style.line_width, color=style.color(5)),
+                             hovertemplate="token at p=%{x} gets row %{y}<extra></extra>"))
+    fig.add_trace(go.Scatter(x=x[ok], y=x[ok], mode="lines", name="checked lookup: row p, error past the end",
+                             line=dict(width=style.line_width, color=style.color(0), dash="dash"),
+                             hoverinfo="skip"))
+    if (~ok).any():
+        fig.add_vrect(x0=trained_len - 0.5, x1=float(x.max()) + 0.5, fillcolor="#D55E00", opacity=0.12,
+                      line_width=0, annotation_text="checked lookup stops here", annotation_position="top left")
+    fig.update_xaxes(title_text="position id of the token")
+    fig.update_yaxes(title_text="table row it receives", rangemode="tozero")
     return finish(fig, style)
