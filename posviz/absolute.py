@@ -134,7 +134,10 @@ def lookup(table: torch.Tensor, position_ids) -> torch.Tensor:
 
     A learned table has no row for position ≥ n_positions: nothing to look up.
     """
-    ids = torch.as_tensor(position_ids, device=table.device).long()
+    raw = torch.as_tensor(position_ids, device=table.device)
+    if raw.is_floating_point() and bool((raw != raw.round()).any()):
+        raise ValueError(f"position_ids must be whole numbers, got {raw[raw != raw.round()][0].item()}")
+    ids = raw.long()
     n = table.shape[0]
     bad = ids[(ids < 0) | (ids >= n)]
     if bad.numel():
@@ -200,3 +203,19 @@ def shift_similarity(table: torch.Tensor, max_delta: int) -> torch.Tensor:
     max_delta = backend.check_int("max_delta", max_delta, 0, n - 1)
     t = torch.nn.functional.normalize(table.to(torch.float64), dim=-1)
     return torch.stack([(t[: n - d] * t[d:]).sum(-1).mean() for d in range(max_delta + 1)]).to(backend.DTYPE)
+
+
+def pca_turn(points: torch.Tensor) -> tuple[float, float]:
+    """How steadily consecutive rows turn in a 2D projection: (mean turn in degrees, steadiness).
+
+    ``points`` is ``[n, 2]`` (e.g. from ``pca_2d``). The turn is the circular
+    mean of the angle steps from row p to row p+1; steadiness is the length of
+    that mean (1: every step turns by the same angle, as a sinusoid pair does;
+    near 0: no common turn, as in a random table).
+    """
+    pts = points.to(torch.float64)
+    if pts.ndim != 2 or pts.shape[1] != 2 or pts.shape[0] < 3:
+        raise ValueError(f"points must have shape [n >= 3, 2], got {list(pts.shape)}")
+    ang = torch.atan2(pts[:, 1], pts[:, 0])  # [n]
+    step = torch.polar(torch.ones_like(ang[1:]), ang[1:] - ang[:-1]).mean()  # mean unit step, complex
+    return float(torch.rad2deg(torch.angle(step))), float(step.abs())

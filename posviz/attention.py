@@ -49,6 +49,8 @@ def word_vectors(tokens: list[str], dim: int, *, device=None) -> torch.Tensor:
     vector (in any sentence, on any machine): a stand-in for an embedding table.
     """
     dim = backend.check_int("dim", dim, 2, 4096)
+    if not tokens:
+        raise ValueError("tokens must contain at least one word")
     rows = []
     for w in tokens:
         seed = int.from_bytes(hashlib.sha256(w.encode("utf-8")).digest()[:8], "little") >> 1
@@ -135,6 +137,8 @@ def attend(x: torch.Tensor, weights: Weights, positions=None, scheme: str = "non
     s = SCHEMES[scheme]
     n, dim = x.shape
     pos = torch.arange(n, device=x.device) if positions is None else torch.as_tensor(positions, device=x.device)
+    if pos.shape != (n,) or bool((pos < 0).any()):
+        raise ValueError(f"positions must be {n} non-negative integers (one per row of x), got {pos.tolist()}")
     if s.embed is not None:
         x = x + s.embed(pos, dim)  # [n, dim]
     q, k, v = x @ weights.wq, x @ weights.wk, x @ weights.wv  # [n, dim] each

@@ -14,9 +14,10 @@ def from_attention_mask(mask) -> torch.Tensor:
     counting only real tokens gives every sequence in a batch ids 0, 1, 2, …
     (what Hugging Face generation does for left-padded batches).
     """
-    m = torch.as_tensor(mask).long()
-    if m.numel() == 0 or ((m != 0) & (m != 1)).any():
+    raw = torch.as_tensor(mask)
+    if raw.numel() == 0 or ((raw != 0) & (raw != 1)).any():
         raise ValueError("mask must be a non-empty sequence of 0 (pad) and 1 (token)")
+    m = raw.long()
     ids = m.cumsum(-1) - 1
     return ids.clamp(min=0) * m  # [..., n]
 

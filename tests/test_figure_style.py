@@ -1,0 +1,86 @@
+"""Figure style helpers (posviz.figures.style): block-mean downsampling and palette."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from posviz.figures import style
+
+
+def ref_block_means(z: np.ndarray, max_cells: int) -> np.ndarray:
+    """Loop over blocks of size ceil(n/max_cells) (the last block may be short) and average them."""
+    fr, fc = math.ceil(z.shape[0] / max_cells), math.ceil(z.shape[1] / max_cells)
+    rows, cols = range(0, z.shape[0], fr), range(0, z.shape[1], fc)
+    out = np.empty((len(rows), len(cols)))
+    for a, r in enumerate(rows):
+        for b, c in enumerate(cols):
+            block = z[r:r + fr, c:c + fc].astype(np.float64)
+            out[a, b] = block.sum() / block.size
+    return out
+
+
+@given(h=st.integers(1, 400), w=st.integers(1, 400), max_cells=st.integers(1, 200), seed=st.integers(0, 99))
+@settings(deadline=None, max_examples=80)
+def test_downsample_block_means(h, w, max_cells, seed):
+    z = np.random.default_rng(seed).standard_normal((h, w))
+    got, rows, cols = style.downsample(z, max_cells)
+    assert got.shape[0] <= max_cells and got.shape[1] <= max_cells
+    assert got.shape == (len(rows), len(cols))
+    np.testing.assert_allclose(got, ref_block_means(z, max_cells), rtol=0, atol=1e-5)
+    fr, fc = math.ceil(h / max_cells), math.ceil(w / max_cells)
+    np.testing.assert_array_equal(rows, np.arange(0, h, fr))
+    np.testing.assert_array_equal(cols, np.arange(0, w, fc))
+
+
+def test_downsample_small_is_unchanged():
+    z = np.arange(12.0).reshape(3, 4)
+    got, rows, cols = style.downsample(z, 10)
+    np.testing.assert_array_equal(got, z)
+    assert rows.tolist() == [0, 1, 2] and cols.tolist() == [0, 1, 2, 3]
+
+
+def test_downsample_stored_example():
+    z = np.arange(25.0).reshape(5, 5)  # max_cells 2 -> blocks of 3, last block 2 wide
+    got, rows, cols = style.downsample(z, 2)
+    np.testing.assert_allclose(got, [[6.0, 8.5], [18.5, 21.0]])
+    assert rows.tolist() == [0, 3] and cols.tolist() == [0, 3]
+
+
+def test_downsample_sinusoid_does_not_alias():
+    # a column of period 2 striped 0/1: striding would show all 0s; averaging shows 0.5
+    z = np.tile([0.0, 1.0], (4, 100))  # [4, 200]
+    got, _, _ = style.downsample(z, 100)
+    np.testing.assert_allclose(got, 0.5)
+
+
+def test_heatmap_downsamples_large_inputs():
+    z = torch.randn(500, 300)
+    tr = style.heatmap(z, style.LECTURE)
+    assert np.asarray(tr.z).shape[0] <= style.LECTURE.max_cells
+    assert np.asarray(tr.z).shape[1] <= style.LECTURE.max_cells
+
+
+def test_palette_and_styles():
+    assert len(set(style.OKABE_ITO)) == 8
+    assert style.NORMAL.color(0) == style.NORMAL.color(8)
+    assert style.style_for(True) is style.LECTURE and style.style_for(False) is style.NORMAL
+    assert style.LECTURE.font_size > style.NORMAL.font_size
+    assert style.LECTURE.lecture and not style.NORMAL.lecture
+
+
+def test_arr_casts_floats_to_float32():
+    assert style.arr(torch.ones(3, dtype=torch.float64)).dtype == np.float32
+    assert style.arr(np.arange(3)).dtype.kind == "i"
+    assert style.arr([1.0, 2.0]).dtype == np.float32
+
+
+@pytest.mark.parametrize("z", [np.full((300, 3), 2.0), np.ones((1, 1000))])
+def test_downsample_constant_stays_constant(z):
+    got, _, _ = style.downsample(z, 50)
+    np.testing.assert_allclose(got, z.flat[0])
