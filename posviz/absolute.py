@@ -219,3 +219,22 @@ def pca_turn(points: torch.Tensor) -> tuple[float, float]:
     ang = torch.atan2(pts[:, 1], pts[:, 0])  # [n]
     step = torch.polar(torch.ones_like(ang[1:]), ang[1:] - ang[:-1]).mean()  # mean unit step, complex
     return float(torch.rad2deg(torch.angle(step))), float(step.abs())
+
+
+def block_cosine(table: torch.Tensor, max_cells: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """``cosine_similarity(table)`` block-averaged to at most ``max_cells`` per side, without the full matrix.
+
+    Rows are grouped in blocks of ``f = ceil(n / max_cells)`` consecutive positions (the last block may
+    be shorter). The mean cosine over a pair of blocks equals the dot product of the blocks' mean unit
+    rows, so the ``[b, b]`` result costs O(n·d + b²·d) instead of O(n²·d). Returns the matrix and the
+    first position of every block, ``[b]``.
+    """
+    max_cells = backend.check_int("max_cells", max_cells, 1)
+    n = table.shape[0]
+    f = math.ceil(n / max_cells)
+    u = torch.nn.functional.normalize(table.to(torch.float64), dim=-1)  # [n, d]
+    block = torch.arange(n, device=u.device) // f  # [n]
+    b = int(block[-1]) + 1
+    sums = torch.zeros(b, u.shape[1], dtype=torch.float64, device=u.device).index_add_(0, block, u)
+    means = sums / torch.bincount(block, minlength=b).to(torch.float64)[:, None]  # [b, d]
+    return (means @ means.T).to(backend.DTYPE), torch.arange(0, n, f, device=u.device)  # [b, b], [b]

@@ -297,3 +297,102 @@ def segment_memory_positions(segment_len: int, mem_len: int, *, segment_index: i
         "is_memory": k_pos < s * L,  # [mem + L]
         "offsets": q_pos[:, None] - k_pos[None, :],  # [L, mem + L]
     }
+
+
+# ---------------------------------------------------------------------------
+# Helpers for inspecting the tables above (used by the §5 page and its tests).
+# ---------------------------------------------------------------------------
+
+def toeplitz_gap(m: torch.Tensor) -> float:
+    """Largest change along any diagonal of ``m [..., q, k]``: ``max |m[i+1, j+1] - m[i, j]|``.
+
+    0 means every diagonal is constant, i.e. the matrix is Toeplitz: entry
+    (i, j) depends on i - j only. A matrix with one row or column has no
+    diagonal step and gives 0.
+    """
+    m = torch.as_tensor(m)
+    if m.dim() < 2:
+        raise ValueError(f"m must have at least 2 dims [..., q, k], got shape {tuple(m.shape)}")
+    if m.shape[-1] < 2 or m.shape[-2] < 2:
+        return 0.0
+    step = m[..., 1:, 1:] - m[..., :-1, :-1]  # [..., q-1, k-1]
+    return float(step.abs().max())
+
+
+def _t5_reach(max_distance: int) -> torch.Tensor:
+    """Every key-minus-query offset whose bucket can differ from its neighbours' (|r| <= max_distance + 1)."""
+    return torch.arange(-(max_distance + 1), max_distance + 2)  # [2m+3]
+
+
+def t5_unused_buckets(bidirectional: bool = True, num_buckets: int = 32, max_distance: int = 128) -> list[int]:
+    """Buckets that no relative position ever maps to: their table rows are never trained.
+
+    Beyond ``max_distance`` every offset shares the last bucket of its side, so
+    scanning ``|r| <= max_distance + 1`` covers all offsets. Bidirectionally,
+    bucket ``num_buckets // 2`` is always unused: it would hold the offset 0 of
+    the "key after query" half, but offset 0 is counted on the other side.
+    Causal tables with many buckets and a short ``max_distance`` also skip
+    log-spaced buckets (one integer step jumps over them).
+    """
+    _t5_check(bidirectional, num_buckets, max_distance)
+    used = set(t5_bucket(_t5_reach(max_distance), bidirectional, num_buckets, max_distance,
+                         device="cpu").tolist())
+    return [b for b in range(num_buckets) if b not in used]
+
+
+def t5_bucket_representative(bidirectional: bool = True, num_buckets: int = 32,
+                             max_distance: int = 128) -> torch.Tensor:
+    """For each bucket, the key-minus-query offset closest to 0 that lands in it: float ``[num_buckets]``.
+
+    Ties (same |r| on both sides, e.g. causal bucket 0 holds r = 0 and every
+    future key) go to the offset <= 0. Unused buckets get NaN. Handy to label
+    table rows with a distance, or to build a table as a function of distance.
+    """
+    _t5_check(bidirectional, num_buckets, max_distance)
+    r = _t5_reach(max_distance)  # [m]
+    order = torch.argsort(r.abs() * 2 + (r > 0).long(), stable=True)  # by |r|, then r <= 0 first
+    r = r[order]
+    b = t5_bucket(r, bidirectional, num_buckets, max_distance, device="cpu")  # [m]
+    out = torch.full((num_buckets,), float("nan"), dtype=torch.float64)
+    for rv, bv in zip(reversed(r.tolist()), reversed(b.tolist())):  # last write = closest to 0
+        out[bv] = rv
+    return out
+
+
+def t5_bucket_usage(q_len: int, k_len: int | None = None, *, bidirectional: bool = True,
+                    num_buckets: int = 32, max_distance: int = 128, visible_only: bool = False,
+                    device=None) -> torch.Tensor:
+    """How many (query, key) pairs of a ``[q_len, k_len]`` score matrix read each bucket: ``[num_buckets]`` ints.
+
+    ``visible_only`` counts only pairs a causal mask lets through (key j <= query i):
+    in a decoder the future keys all map to bucket 0, but the mask removes them.
+    """
+    _t5_check(bidirectional, num_buckets, max_distance)
+    rel = offsets(q_len, k_len, device=device)  # [q, k], i - j
+    b = t5_bucket(-rel, bidirectional, num_buckets, max_distance)  # [q, k]
+    if visible_only:
+        b = b[rel >= 0]  # [visible pairs]
+    return torch.bincount(b.flatten(), minlength=num_buckets)  # [num_buckets]
+
+
+def transformer_xl_score(x_q, x_k, W_q, W_kE, W_kR, u, v, R=None, *,
+                         query_start: int | None = None) -> torch.Tensor:
+    """Transformer-XL's unscaled score ``[q, k]`` in its factored form.
+
+    ``(q_i + u) . k^E_j + (q_i + v) . k^R_{i-j}``, the way the reference code
+    computes it (the query is shifted by the global biases, then one product
+    with content keys and one with position keys). Equal to the sum of the four
+    ``transformer_xl_terms``; arguments are the same.
+    """
+    q_len, k_len = x_q.shape[0], x_k.shape[0]
+    if R is None:
+        if query_start is None and k_len < q_len:
+            raise ValueError(f"x_k must have at least as many rows as x_q (memory + segment), got {k_len} < {q_len}")
+        start = k_len - q_len if query_start is None else query_start
+        R = xl_sinusoid(offsets(q_len, k_len, query_start=start, device=x_q.device), x_q.shape[-1], dtype=x_q.dtype)
+    if R.shape[:2] != (q_len, k_len):
+        raise ValueError(f"R must have shape [q_len, k_len, d_model] = [{q_len}, {k_len}, ...], got {tuple(R.shape)}")
+    q = x_q @ W_q.T  # [q, d_head]
+    kE = x_k @ W_kE.T  # [k, d_head]
+    kR = R @ W_kR.T  # [q, k, d_head]
+    return (q + u) @ kE.T + torch.einsum("id,ijd->ij", q + v, kR)  # [q, k]

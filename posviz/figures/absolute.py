@@ -121,7 +121,7 @@ def parameter_counts(rows: list[tuple[str, int]], style: Style) -> go.Figure:
     names, counts = zip(*rows)
     fig = go.Figure(go.Bar(x=list(names), y=list(counts), text=[f"{c:,}" for c in counts],
                            textposition="outside", marker_color=[style.color(i) for i in range(len(rows))]))
-    fig.update_yaxes(type="log", title_text="parameters (log scale)")
+    fig.update_yaxes(type="log", dtick=1, title_text="parameters (log scale)")  # one tick per power of ten
     return finish(fig, style, legend=False)
 
 
@@ -208,7 +208,7 @@ def table_limit(norms, neighbour_cos, trained_len: int, query: int | None, style
                              hovertemplate="p=%{x}: cos = %{y:.3f}<extra></extra>"), 2, 1)
     fig.add_vrect(x0=trained_len - 0.5, x1=right, fillcolor="#D55E00", opacity=0.12, line_width=0, row="all", col=1)
     fig.add_annotation(x=(trained_len + right) / 2, y=0.5, xref="x", yref="y domain", showarrow=False,
-                       text=f"no rows ≥ {trained_len}:<br>nothing to look up")
+                       text=f"no rows ≥ {trained_len}:<br>nothing to look up", bgcolor="rgba(255,255,255,0.85)")
     for x, label in (marks or {}).items():
         fig.add_vline(x=x, line_dash="dot", line_color="#444", line_width=1.5, row="all", col=1)
         fig.add_annotation(x=x, y=0.02, xref="x2", yref="y2 domain", text=f" {label}", showarrow=False,
@@ -228,15 +228,17 @@ def table_limit(norms, neighbour_cos, trained_len: int, query: int | None, style
     return finish(fig, style, height=int(style.height * 1.5), legend=False)
 
 
-def projection_pair(left, right, titles: tuple[str, str], style: Style, *, start: int = 0) -> go.Figure:
+def projection_pair(left, right, titles: tuple[str, str], style: Style, *, start: int = 0,
+                    join_max: int = 96) -> go.Figure:
     """Two tables' rows projected to 2D (PCA) side by side, coloured by position ``start, start+1, …``.
 
-    Consecutive rows are joined by a thin line, so a steady turn shows up as a ring or spiral.
+    Up to ``join_max`` rows, consecutive rows are joined by a thin line (a steady turn then shows up as
+    a ring or arc); with more rows the lines would only hide the points.
     """
     fig = make_subplots(1, 2, subplot_titles=titles, horizontal_spacing=0.1)
     for col, pts in ((1, arr(left)), (2, arr(right))):
         pos = np.arange(start, start + len(pts))
-        fig.add_trace(go.Scatter(x=pts[:, 0], y=pts[:, 1], mode="markers+lines",
+        fig.add_trace(go.Scatter(x=pts[:, 0], y=pts[:, 1], mode="markers+lines" if len(pts) <= join_max else "markers",
                                  line=dict(width=0.8, color="#bbbbbb"),
                                  marker=dict(size=max(style.marker_size - 2, 4), color=pos, cmin=start,
                                              cmax=pos[-1], colorscale=style.sequential, showscale=col == 2,
@@ -256,12 +258,31 @@ def id_mapping(requested, used, trained_len: int, style: Style, *, broken_label:
     fig.add_trace(go.Scatter(x=x, y=y, mode="lines", name=broken_label,
                              line=dict(width=style.line_width, color=style.color(5)),
                              hovertemplate="token at p=%{x} gets row %{y}<extra></extra>"))
-    fig.add_trace(go.Scatter(x=x[ok], y=x[ok], mode="lines", name="checked lookup: row p, error past the end",
+    fig.add_trace(go.Scatter(x=x[ok], y=x[ok], mode="lines", name="checked lookup: row p, error when shaded",
                              line=dict(width=style.line_width, color=style.color(0), dash="dash"),
                              hoverinfo="skip"))
     if (~ok).any():
         fig.add_vrect(x0=trained_len - 0.5, x1=float(x.max()) + 0.5, fillcolor="#D55E00", opacity=0.12,
-                      line_width=0, annotation_text="checked lookup stops here", annotation_position="top left")
+                      line_width=0)  # no text inside: the broken line runs through this region
     fig.update_xaxes(title_text="position id of the token")
     fig.update_yaxes(title_text="table row it receives", rangemode="tozero")
     return finish(fig, style)
+
+
+def similarity_pair(left, right, left_pos, right_pos, titles: tuple[str, str], style: Style, *,
+                    zmax: float = 1.0) -> go.Figure:
+    """Like ``side_by_side`` for matrices that are already block-averaged: axes show the real positions.
+
+    ``left_pos`` / ``right_pos`` are the first position of each row/column block (as returned by
+    ``absolute.block_cosine``), so two tables of different lengths can sit side by side.
+    """
+    fig = make_subplots(1, 2, subplot_titles=titles, horizontal_spacing=0.08)
+    lp, rp = arr(left_pos), arr(right_pos)
+    fig.add_trace(heatmap(left, style, x=lp, y=lp, diverging=True, zmax=zmax, showscale=False), 1, 1)
+    fig.add_trace(heatmap(right, style, x=rp, y=rp, diverging=True, zmax=zmax, colorbar="cosine"), 1, 2)
+    for c in (1, 2):
+        fig.update_yaxes(autorange="reversed", row=1, col=c)
+        fig.update_xaxes(title_text="position", row=1, col=c)
+    fig.update_yaxes(title_text="position", row=1, col=1)
+    fig.update_annotations(font_size=style.font_size)
+    return finish(fig, style, legend=False)
