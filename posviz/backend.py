@@ -16,6 +16,12 @@ import torch
 DTYPE = torch.float32
 _CHOICES = ("auto", "cpu", "cuda")
 
+# posviz's tensors are small: intra-op threads cost more in hand-offs than they
+# save, and a class server runs many sessions at once. One thread per op
+# unless POSVIZ_TORCH_THREADS says otherwise (measured: pca on 512×384 took
+# 1.3 s with 2 threads under load vs 0.14 s with 1).
+torch.set_num_threads(int(os.environ.get("POSVIZ_TORCH_THREADS", "1")))
+
 
 @lru_cache(maxsize=None)
 def _device_for(choice: str) -> torch.device:
