@@ -15,7 +15,7 @@ from typing import Callable
 
 import torch
 
-from . import absolute, backend, relative
+from . import absolute, backend, relative, rope
 
 MAX_WORDS = 12
 MAX_CHARS = 100
@@ -99,17 +99,10 @@ def _learned_rows(positions: torch.Tensor, dim: int) -> torch.Tensor:
 
 
 def _rotate_pairs(q: torch.Tensor, k: torch.Tensor, positions: torch.Tensor):
-    """Interleaved rotary rotation (RoFormer), written out so this module stands alone."""
-    dim = q.shape[-1]
-    theta = 10000.0 ** (-torch.arange(0, dim, 2, dtype=torch.float64, device=q.device) / dim)
-    ang = positions.to(torch.float64)[:, None] * theta[None, :]  # [n, dim/2]
-    cos, sin = ang.cos().to(q.dtype), ang.sin().to(q.dtype)  # [n, dim/2]
-
-    def rot(x):
-        x1, x2 = x[..., 0::2], x[..., 1::2]
-        return torch.stack([x1 * cos - x2 * sin, x1 * sin + x2 * cos], -1).flatten(-2)
-
-    return rot(q), rot(k)
+    """RoFormer's rotation with adjacent pairs (2i, 2i+1), base 10000."""
+    inv = rope.inv_freq(q.shape[-1], device=q.device, dtype=q.dtype)  # [dim/2]
+    return (rope.apply_rope(q, positions, inv, layout="interleaved"),
+            rope.apply_rope(k, positions, inv, layout="interleaved"))
 
 
 def _distance_bias(positions: torch.Tensor) -> torch.Tensor:

