@@ -61,6 +61,11 @@ def radio(label: str, options, key: str, index: int = 0, **kw):
     return _bound(st.radio, key, list(options)[index], label, options, index=index, horizontal=True, **kw)
 
 
+def multiselect(label: str, options, key: str, default=None, **kw):
+    default = list(options) if default is None else list(default)
+    return _bound(st.multiselect, key, default, label, options, default=default, **kw)
+
+
 def toggle(label: str, key: str, value: bool = False, **kw):
     return _bound(st.toggle, key, value, label, value=value, **kw)
 

@@ -46,11 +46,19 @@ def arr(x) -> np.ndarray:
     return a.astype(np.float32) if a.dtype.kind == "f" else a
 
 
+_AXIS = dict(gridcolor="#E6E9EF", zerolinecolor="#D0D5DD", showline=True, linecolor="#000",
+             automargin=True, title=dict(standoff=6), ticks="outside", tickcolor="#000")
+# A small template built once: plotly's "plotly_white" costs ~10 ms to merge into
+# every figure, which alone would eat a tenth of the 100 ms budget per change.
+TEMPLATE = go.layout.Template(layout=dict(
+    paper_bgcolor="white", plot_bgcolor="white", hovermode="closest", xaxis=_AXIS, yaxis=_AXIS))
+
+
 def finish(fig: go.Figure, style: Style, title: str | None = None, *, height: int | None = None,
            legend: bool = True) -> go.Figure:
     """Shared layout: fonts, margins, white background, black text."""
     fig.update_layout(
-        template="plotly_white",
+        template=TEMPLATE,
         title=dict(text=title, x=0.01, xanchor="left") if title else None,
         font=dict(size=style.font_size, color="#000000"),
         height=height or style.height,
@@ -59,8 +67,6 @@ def finish(fig: go.Figure, style: Style, title: str | None = None, *, height: in
         legend=dict(orientation="h", yanchor="bottom", y=1.02, xanchor="right", x=1),
         colorway=list(style.colors),
     )
-    fig.update_xaxes(showline=True, linecolor="#000", automargin=True, title_standoff=6)
-    fig.update_yaxes(showline=True, linecolor="#000", automargin=True, title_standoff=6)
     return fig
 
 
