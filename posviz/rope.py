@@ -38,17 +38,18 @@ LAYOUTS = ("half", "interleaved")
 # --------------------------------------------------------------------------- frequencies
 
 
-def inv_freq(dim: int, base: float = 10000.0, *, device=None) -> torch.Tensor:
+def inv_freq(dim: int, base: float = 10000.0, *, device=None, dtype=None) -> torch.Tensor:
     """Per-pair angular frequencies ``theta_i = base^(-2i/dim)``, ``[dim/2]``.
 
     RoFormer eq. 15 (with ``i`` counted from 0): pair 0 turns one radian per
     position, the last pair turns almost ``1/base`` radians per position, a
     geometric ladder like the sinusoidal table of Vaswani et al. (2017).
+    ``dtype`` defaults to float32; float64 keeps exact-arithmetic demos exact.
     """
     dim = backend.check_even("dim", backend.check_int("dim", dim, 2))
     base = check_base(base)
     exponent = torch.arange(0, dim, 2, dtype=torch.float64) / dim  # [dim/2]
-    return (base**-exponent).to(backend.DTYPE).to(backend.device(device))  # [dim/2]
+    return (base**-exponent).to(dtype or backend.DTYPE).to(backend.device(device))  # [dim/2]
 
 
 def wavelengths(inv_freq: torch.Tensor) -> torch.Tensor:
@@ -265,3 +266,129 @@ def _rotate_interleaved(x, cos, sin):
     xe, xo = x[..., 0::2], x[..., 1::2]  # [..., seq, d/2] each
     out = torch.stack([xe * cos - xo * sin, xo * cos + xe * sin], dim=-1)  # [..., seq, d/2, 2]
     return out.flatten(-2)  # [..., seq, d]
+
+
+# --------------------------------------------------------------------------- teaching helpers (page §6)
+
+
+def pair_indices(dim: int, layout: str = "half", *, device=None) -> torch.Tensor:
+    """Which two features rotate together: ``[dim/2, 2]`` integer index pairs.
+
+    Row ``i`` holds the two feature indices that pair ``i`` (angular speed
+    ``theta_i``) rotates: ``(i, i + dim/2)`` for ``layout="half"`` and
+    ``(2i, 2i + 1)`` for ``layout="interleaved"``.
+    """
+    dim = backend.check_even("dim", backend.check_int("dim", dim, 2))
+    layout = backend.check_choice("layout", layout, LAYOUTS)
+    i = torch.arange(dim // 2)  # [dim/2]
+    pairs = torch.stack([i, i + dim // 2], -1) if layout == "half" else torch.stack([2 * i, 2 * i + 1], -1)
+    return pairs.to(backend.device(device))  # [dim/2, 2]
+
+
+def scores_by_distance(q, k, distances, inv_freq: torch.Tensor, layout: str = "half") -> torch.Tensor:
+    """RoPE scores of a query ``distances`` positions after its key, for batches of vectors.
+
+    ``q``, ``k`` are ``[..., dim]`` (same shape); ``distances`` ``[n]``.
+    Returns ``[..., n]`` with entry ``r`` equal to
+    ``apply_rope(q, r) . apply_rope(k, 0)``, i.e. ``relative_dot(q, k, r, 0)``
+    for every vector in the batch (the relative property makes any other
+    ``m, n`` with ``m - n = r`` give the same number).
+
+    Computed per pair in closed form, without materialising ``[..., n, dim]``:
+    with ``(a, b)`` a pair of ``q`` and ``(c, e)`` the same pair of ``k``,
+    rotating ``q`` by ``r * theta`` gives
+    ``cos(r theta) (a c + b e) + sin(r theta) (a e - b c)``, summed over pairs
+    (a matrix product ``[..., dim/2] @ [dim/2, n]``).
+    """
+    layout = backend.check_choice("layout", layout, LAYOUTS)
+    q, k = _as_float(q), _as_float(k)
+    if q.ndim < 1 or q.shape != k.shape:
+        raise ValueError(f"q and k must have the same shape [..., dim], got {tuple(q.shape)} and {tuple(k.shape)}")
+    freq = _as_inv_freq(inv_freq).to(q.device)
+    if q.shape[-1] != 2 * freq.shape[0]:
+        raise ValueError(f"q's last axis ({q.shape[-1]}) must equal 2 * len(inv_freq) = {2 * freq.shape[0]}")
+    dist = torch.as_tensor(distances, dtype=torch.float64, device=q.device)
+    if dist.ndim != 1:
+        raise ValueError(f"distances must be a 1-D list of distances [n], got shape {tuple(dist.shape)}")
+    pairs = pair_indices(q.shape[-1], layout, device=q.device)  # [dim/2, 2]
+    a, b = q[..., pairs[:, 0]], q[..., pairs[:, 1]]  # [..., dim/2] each
+    c, e = k[..., pairs[:, 0]], k[..., pairs[:, 1]]  # [..., dim/2] each
+    theta = _angles64(dist, freq)  # [n, dim/2]
+    cos, sin = torch.cos(theta).to(q.dtype), torch.sin(theta).to(q.dtype)  # [n, dim/2]
+    return (a * c + b * e) @ cos.T + (a * e - b * c) @ sin.T  # [..., n]
+
+
+def added_dot(q, k, m, n, inv_freq: torch.Tensor) -> torch.Tensor:
+    """Common mistake #3, "adding RoPE like a vector": ``(q + s(m)) . (k + s(n))``.
+
+    ``s(p)`` is the sinusoid with RoPE's own frequencies laid out like
+    Vaswani et al. (``sin(p theta_i)`` at feature ``2i``, ``cos(p theta_i)``
+    at ``2i + 1``).  Same arguments and broadcasting as ``relative_dot``.
+    Expanding the product gives ``q.k + q.s(n) + s(m).k + s(m).s(n)``: only
+    the last term depends on ``m - n`` alone, so the scores also depend on
+    where the pair sits, unlike the rotation.
+    """
+    q, k = _as_float(q), _as_float(k)
+    freq = _as_inv_freq(inv_freq).to(q.device)
+    if q.ndim != 1 or k.shape != q.shape:
+        raise ValueError(f"q and k must be vectors of the same length [dim], got {tuple(q.shape)} and {tuple(k.shape)}")
+    if q.shape[0] != 2 * freq.shape[0]:
+        raise ValueError(f"q's length ({q.shape[0]}) must equal 2 * len(inv_freq) = {2 * freq.shape[0]}")
+
+    def sinusoid(p):
+        ang = _angles64(p, freq)  # [..., dim/2]
+        return torch.stack([torch.sin(ang), torch.cos(ang)], -1).flatten(-2).to(q.dtype)  # [..., dim]
+
+    m_t = torch.as_tensor(m, dtype=torch.float64, device=q.device)
+    n_t = torch.as_tensor(n, dtype=torch.float64, device=q.device)
+    shape = torch.broadcast_shapes(m_t.shape, n_t.shape)
+    return ((q + sinusoid(m_t.expand(shape))) * (k + sinusoid(n_t.expand(shape)))).sum(-1)  # [...]
+
+
+def apply_rope_missing_sign(x, positions, inv_freq: torch.Tensor, layout: str = "half") -> torch.Tensor:
+    """A deliberately *wrong* RoPE for teaching mistake #4: the minus sign of the rotation is lost.
+
+    Same arguments as ``apply_rope`` (no partial rotary, no attention factor).
+    Each pair ``(a, b)`` becomes ``(a cos + b sin, b cos + a sin)``, as when
+    ``rotate_half`` returns ``cat(x2, x1)`` instead of ``cat(-x2, x1)``.  The
+    matrix ``[[cos, sin], [sin, cos]]`` is not a rotation: it stretches a
+    pair by ``sqrt(1 + sin(2 m theta) * 2ab / (a^2 + b^2))``, so norms change
+    with position; a norm unit test catches the bug at once.
+    """
+    layout = backend.check_choice("layout", layout, LAYOUTS)
+    x = _as_float(x)
+    freq = _as_inv_freq(inv_freq).to(x.device)
+    if x.ndim < 1 or x.shape[-1] != 2 * freq.shape[0]:
+        raise ValueError(f"x's last axis must equal 2 * len(inv_freq) = {2 * freq.shape[0]}")
+    theta = _angles64(positions, freq)  # [..., seq, dim/2]
+    _check_broadcast(x.shape[:-1], theta.shape[:-1])
+    cos, sin = torch.cos(theta).to(x.dtype), torch.sin(theta).to(x.dtype)
+    if layout == "half":
+        half = x.shape[-1] // 2
+        a, b = x[..., :half], x[..., half:]
+        return torch.cat([a * cos + b * sin, b * cos + a * sin], dim=-1)  # [..., seq, dim]
+    a, b = x[..., 0::2], x[..., 1::2]
+    return torch.stack([a * cos + b * sin, b * cos + a * sin], dim=-1).flatten(-2)  # [..., seq, dim]
+
+
+def offset_spread(offsets, scores) -> float:
+    """Largest ``max - min`` of ``scores`` among entries that share an offset.
+
+    ``offsets`` (integers, e.g. ``m - n``) and ``scores`` have the same shape.
+    0 (up to rounding) means the scores are a function of the offset alone,
+    the relative property; a large value means they also depend on where the
+    pair sits.
+    """
+    off = torch.as_tensor(offsets).reshape(-1)
+    val = _as_float(scores).reshape(-1).to(torch.float64).to(off.device)
+    if off.shape != val.shape or off.numel() == 0:
+        raise ValueError(f"offsets and scores must be non-empty and the same size, got {off.numel()} and {val.numel()}")
+    if off.is_floating_point():
+        if not torch.equal(off, off.round()):
+            raise ValueError("offsets must be integers")
+        off = off.long()
+    _, group = torch.unique(off, return_inverse=True)  # [N] group id per entry
+    n_groups = int(group.max()) + 1
+    hi = torch.full((n_groups,), -math.inf, dtype=torch.float64, device=val.device).scatter_reduce(0, group, val, "amax")
+    lo = torch.full((n_groups,), math.inf, dtype=torch.float64, device=val.device).scatter_reduce(0, group, val, "amin")
+    return float((hi - lo).max())
