@@ -1,8 +1,9 @@
 """posviz router: navigation, sidebar (lecture mode, device, reset) and page style.
 
-Pages live in pages/ and are thin. Each ``url_path`` differs from its file's
-stem on purpose: Streamlit's legacy ``pages/`` discovery would otherwise
-claim a deep link on a freshly started server before this script runs.
+The page scripts live in lessons/, not pages/: with a pages/ folder beside
+this script, Streamlit's legacy discovery handles the very first request of a
+freshly started server, answers a deep link with a "Page not found" dialog and
+only then runs this router. No pages/ folder, no legacy mode.
 """
 
 import streamlit as st
@@ -10,23 +11,23 @@ import streamlit as st
 import ui
 from posviz import backend
 
-# (file, title, icon, url_path, widget-key prefix)
+# (file, title, icon, url_path, widget-key prefix); the default page lives at "/"
 PAGES = {
-    "Start": [("pages/home.py", "Welcome", ":material/school:", "welcome", "home")],
+    "Start": [("lessons/home.py", "Welcome", ":material/school:", "", "home")],
     "Foundations": [
-        ("pages/s1_why_position.py", "1 · Why position", ":material/shuffle:", "why-position", "s1"),
-        ("pages/s2_definitions.py", "2 · Formal definitions", ":material/function:", "definitions", "s2"),
+        ("lessons/s1_why_position.py", "1 · Why position", ":material/shuffle:", "why-position", "s1"),
+        ("lessons/s2_definitions.py", "2 · Formal definitions", ":material/function:", "definitions", "s2"),
     ],
     "Absolute encodings": [
-        ("pages/s3_sinusoidal.py", "3 · Sinusoidal", ":material/waves:", "sinusoidal", "s3"),
-        ("pages/s4_learned.py", "4 · Learned absolute", ":material/table_rows:", "learned-absolute", "s4"),
+        ("lessons/s3_sinusoidal.py", "3 · Sinusoidal", ":material/waves:", "sinusoidal", "s3"),
+        ("lessons/s4_learned.py", "4 · Learned absolute", ":material/table_rows:", "learned-absolute", "s4"),
     ],
     "Relative and rotary": [
-        ("pages/s5_relative.py", "5 · Relative positions", ":material/compare_arrows:", "relative", "s5"),
-        ("pages/s6_rope.py", "6 · RoPE", ":material/rotate_right:", "rope", "s6"),
-        ("pages/s6b_rope_scaling.py", "6b · Long-context RoPE scaling", ":material/open_in_full:",
+        ("lessons/s5_relative.py", "5 · Relative positions", ":material/compare_arrows:", "relative", "s5"),
+        ("lessons/s6_rope.py", "6 · RoPE", ":material/rotate_right:", "rope", "s6"),
+        ("lessons/s6b_rope_scaling.py", "6b · Long-context RoPE scaling", ":material/open_in_full:",
          "rope-scaling", "s6b"),
-        ("pages/s6c_real_rope_model.py", "6c · A real RoPE model", ":material/memory:", "real-rope-model", "s6c"),
+        ("lessons/s6c_real_rope_model.py", "6c · A real RoPE model", ":material/memory:", "real-rope-model", "s6c"),
     ],
 }
 
@@ -36,7 +37,7 @@ html { font-size: 20px; }
 .stApp, .stApp p, .stApp li, .stApp label, .stApp span { color: #000 !important; }
 .stApp { background: #fff; }
 .block-container { padding-top: 2.2rem; max-width: 100%; }
-h1 { font-size: 2.0rem !important; } h2, h3 { font-size: 1.55rem !important; }
+h1 { font-size: 2.6rem !important; } h2, h3 { font-size: 1.7rem !important; }
 </style>
 """
 

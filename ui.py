@@ -43,9 +43,9 @@ def cached(fn):
 
 # -- widgets: every value lives in the URL, so a link reproduces the view ----
 
-def _bound(widget, key: str, default, *args, **kw):
+def _bound(widget, key: str, remembered, /, *args, **kw):
     """Create a widget bound to the URL and remember its default for "Reset this page"."""
-    st.session_state.setdefault("_defaults", {})[key] = default
+    st.session_state.setdefault("_defaults", {})[key] = remembered
     return widget(*args, key=key, bind="query-params", **kw)
 
 

@@ -56,7 +56,7 @@ def pairs():
     with c1:
         dim = ui.select("Model dim d", DIMS[1:], "s3_pair_dim", index=3)
     with c2:
-        i = ui.slider("Pair index i", 0, dim // 2 - 1, 0, "s3_pair_i")
+        i = ui.slider("Pair index i", 0, dim // 2 - 1, 3, "s3_pair_i")
     with c3:
         n = ui.slider("Positions", 8, 256, 64, "s3_pair_n")
     ui.plot(_pair(i, dim, n, ui.lecture()))

@@ -1,0 +1,297 @@
+"""Shared helpers for the page (AppTest), browser (Playwright) tests and the benchmarks.
+
+Nothing here imports the app: the page list is read from ``app.py`` with ``ast``
+(importing it would execute Streamlit calls), so every page registered in
+``app.PAGES`` is covered automatically, including pages added later.
+"""
+
+from __future__ import annotations
+
+import ast
+import base64
+import contextlib
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+APP = ROOT / "app.py"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                 "--disable-dev-shm-usage", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+
+# -- the page list -------------------------------------------------------------
+
+@dataclass(frozen=True)
+class PageRow:
+    file: str        # "lessons/s1_why_position.py", relative to app.py
+    title: str       # navigation title
+    icon: str
+    url_path: str    # "why-position"
+    prefix: str      # widget-key prefix, e.g. "s1"
+    group: str       # navigation section
+
+    @property
+    def path(self) -> Path:
+        return ROOT / self.file
+
+    @property
+    def id(self) -> str:
+        return self.prefix
+
+
+def load_pages(app_path: Path = APP) -> list[PageRow]:
+    """``app.PAGES`` as a flat list, read statically from the router's source."""
+    tree = ast.parse(app_path.read_text(encoding="utf-8"))
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "PAGES" for t in node.targets):
+            pages = ast.literal_eval(node.value)
+            return [PageRow(*row, group=group) for group, rows in pages.items() for row in rows]
+    raise AssertionError(f"{app_path} defines no literal PAGES dict")
+
+
+PAGES = load_pages()
+
+
+def default_page(pages: list[PageRow] = PAGES) -> PageRow:
+    return next((p for p in pages if p.prefix == "home"), pages[0])
+
+
+def page_has_figures(page: PageRow) -> bool:
+    """Static guess used by the browser test: does the page script draw plotly figures?"""
+    src = page.path.read_text(encoding="utf-8")
+    return "ui.plot(" in src or "plotly_chart" in src
+
+
+# -- page-file scanning (for URL parameters that really exist) -----------------
+
+@dataclass(frozen=True)
+class WidgetCall:
+    kind: str            # "slider" | "toggle" | "number" | ...
+    key: str
+    args: tuple          # literal positional args (label first), Ellipsis for non-literals
+    kwargs: dict
+
+
+HIDDEN_CONTAINERS = {"expander", "popover", "tabs", "dialog"}
+# position of the key argument in ui.py's widget helpers
+KEY_POSITION = {"slider": 4, "select": 2, "radio": 2, "toggle": 1, "text": 1, "number": 4, "multiselect": 2}
+
+
+def _hidden_by(with_node: ast.With) -> bool:
+    """``with st.expander(...)``/``st.popover``/``st.tabs``: content a browser may not show at first."""
+    for item in with_node.items:
+        call = item.context_expr
+        if isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute) \
+                and call.func.attr in HIDDEN_CONTAINERS:
+            return True
+    return False
+
+
+def scan_widget_calls(page: PageRow) -> list[WidgetCall]:
+    """Widget calls like ``ui.slider("label", lo, hi, value, "key")`` with a literal key, in source order.
+
+    Calls inside ``with st.expander(...)`` (and popovers, tabs, dialogs) are left out: the
+    browser tests need widgets that are visible when the page opens.
+    """
+    tree = ast.parse(page.path.read_text(encoding="utf-8"))
+    found = []
+
+    def lit(n):
+        try:
+            return ast.literal_eval(n)
+        except Exception:
+            return Ellipsis
+
+    def visit(node, hidden: bool):
+        if isinstance(node, ast.With) and _hidden_by(node):
+            hidden = True
+        if (not hidden and isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                and isinstance(node.func.value, ast.Name) and node.func.value.id == "ui"
+                and node.func.attr in KEY_POSITION):
+            args = tuple(lit(a) for a in node.args)
+            kwargs = {k.arg: lit(k.value) for k in node.keywords if k.arg}
+            pos = KEY_POSITION[node.func.attr]
+            key = kwargs.get("key", args[pos] if len(args) > pos else None)
+            if isinstance(key, str):
+                found.append(((node.lineno, node.col_offset), WidgetCall(node.func.attr, key, args, kwargs)))
+        for child in ast.iter_child_nodes(node):
+            visit(child, hidden)
+
+    visit(tree, False)
+    return [c for _, c in sorted(found, key=lambda t: t[0])]
+
+
+def find_slider_param(pages: list[PageRow] = PAGES):
+    """(page, key, new_value) for an int slider declared with literal bounds, preferring non-default pages."""
+    for page in pages:
+        if not page.path.exists():
+            continue
+        for c in scan_widget_calls(page):
+            if c.kind != "slider" or len(c.args) < 5:
+                continue
+            _, lo, hi, value, key = c.args[:5]
+            if all(isinstance(v, int) and not isinstance(v, bool) for v in (lo, hi, value)) and hi - lo >= 3 \
+                    and "step" not in c.kwargs:
+                new = value + max(1, (hi - lo) // 7) if value + max(1, (hi - lo) // 7) <= hi else lo + 1
+                if new != value:
+                    return page, key, new
+    return None
+
+
+def find_toggle_param(page: PageRow):
+    for c in scan_widget_calls(page) if page.path.exists() else []:
+        if c.kind == "toggle" and c.key != "lecture" and not c.kwargs.get("value", False):
+            return c.key
+    return None
+
+
+# -- plotly figures ----------------------------------------------------------------
+
+def _decode_typed(v: dict) -> np.ndarray:
+    arr = np.frombuffer(base64.b64decode(v["bdata"]), dtype=np.dtype(v["dtype"]))
+    shape = v.get("shape")
+    if shape:
+        if isinstance(shape, str):
+            shape = [int(s) for s in shape.replace(" ", "").split(",") if s]
+        arr = arr.reshape(shape)
+    return arr
+
+
+def decode_plotly(obj: Any) -> Any:
+    """Figure JSON with plotly>=6 typed arrays ({dtype, bdata, shape}) turned into nested lists."""
+    if isinstance(obj, dict):
+        if "bdata" in obj and "dtype" in obj:
+            return _decode_typed(obj).tolist()
+        return {k: decode_plotly(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [decode_plotly(v) for v in obj]
+    return obj
+
+
+def figure_specs(at) -> list[str]:
+    """Raw JSON specs of every plotly chart in an AppTest tree (main area and sidebar)."""
+    return [el.proto.spec for el in at.get("plotly_chart")]
+
+
+def figures(at) -> list[dict]:
+    return [decode_plotly(json.loads(s)) for s in figure_specs(at)]
+
+
+def _prune(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        out = {k: _prune(v) for k, v in obj.items()}
+        return {k: v for k, v in out.items() if v is not None and v != {}}
+    if isinstance(obj, list):
+        return [_prune(v) for v in obj]
+    return obj
+
+
+def signature(fig: dict) -> str:
+    """A canonical string for comparing two decoded figures.
+
+    Empty dicts are dropped: a figure fresh from a builder and the same figure
+    returned by ``st.cache_data`` (a pickle round trip) differ only by ``"title": {}``.
+    """
+    return json.dumps(_prune(fig), sort_keys=True, default=str)
+
+
+def trace_has_data(trace: dict) -> bool:
+    for k in ("x", "y", "z", "r", "theta", "values", "source", "text", "lat", "lon", "a", "b", "dimensions"):
+        v = trace.get(k)
+        if v is not None and not (isinstance(v, (list, str)) and len(v) == 0):
+            return True
+    return False
+
+
+# -- a Streamlit server as a subprocess ------------------------------------------
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class Server:
+    url: str
+    port: int
+    proc: subprocess.Popen
+    log_path: Path
+    started: float      # time.perf_counter() at Popen
+    healthy: float      # time.perf_counter() when /_stcore/health answered
+
+    def log(self) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")
+        except OSError:
+            return ""
+
+
+@contextlib.contextmanager
+def streamlit_server(timeout: float = 60.0, extra_args: tuple[str, ...] = (), log_dir: Path | None = None,
+                     env: dict | None = None) -> Iterator[Server]:
+    """Start ``streamlit run app.py`` on a free port with this interpreter; stop it afterwards."""
+    port = free_port()
+    log_dir = Path(log_dir or os.environ.get("TMPDIR", "/tmp"))
+    log_path = log_dir / f"posviz-streamlit-{port}.log"
+    cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless=true",
+           "--server.address=127.0.0.1", f"--server.port={port}", "--browser.gatherUsageStats=false",
+           *extra_args]
+    with open(log_path, "wb") as log:
+        started = time.perf_counter()
+        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+                                env={**os.environ, **(env or {})})
+    server = Server(f"http://127.0.0.1:{port}", port, proc, log_path, started, 0.0)
+    try:
+        deadline = started + timeout
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"streamlit exited with {proc.returncode}:\n{server.log()[-3000:]}")
+            try:
+                with urllib.request.urlopen(f"{server.url}/_stcore/health", timeout=2) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                pass
+            if time.perf_counter() > deadline:
+                raise TimeoutError(f"streamlit not healthy after {timeout:.0f} s:\n{server.log()[-3000:]}")
+            time.sleep(0.05)
+        server.healthy = time.perf_counter()
+        yield server
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        with contextlib.suppress(OSError):
+            log_path.unlink()
+
+
+# -- Playwright helpers ------------------------------------------------------------
+
+APP_IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
+PLOT_DRAWN = (".heatmaplayer image, .imagelayer image, path.js-line, .scatterlayer path.point, "
+              ".barlayer path, .contourlayer path, .pielayer path, .scatterlayer .js-fill")
+
+
+def wait_idle(page, timeout_ms: float = 60_000) -> None:
+    """Wait until the script run the page is showing has finished."""
+    page.wait_for_selector(APP_IDLE, timeout=timeout_ms)
+
+
+def launch_chromium(pw):
+    return pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
