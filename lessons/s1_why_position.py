@@ -23,7 +23,7 @@ def _permutation(sentence, scheme, seed, causal, lecture):
 @st.fragment
 def permutation_demo():
     ui.section("Attention is permutation-equivariant", P, "perm")
-    c1, c2, c3, c4 = st.columns([3, 2, 1, 1])
+    c1, c2, c3, c4 = st.columns([3, 2, 1, 1.4])
     with c1:
         sentence = ui.text("Your sentence", "s1_text", "dog bites man",
                            help=f"Up to {attention.MAX_WORDS} words, {attention.MAX_CHARS} characters.")

@@ -151,7 +151,7 @@ def relative_dot(q, k, m, n, inv_freq: torch.Tensor, layout: str = "half") -> to
         raise ValueError(f"q and k must be vectors of the same length [dim], got {tuple(q.shape)} and {tuple(k.shape)}")
     m_t = torch.as_tensor(m, dtype=torch.float64, device=q.device)
     n_t = torch.as_tensor(n, dtype=torch.float64, device=q.device)
-    shape = torch.broadcast_shapes(m_t.shape, n_t.shape)
+    shape = _broadcast(m_t.shape, n_t.shape)
     qm = apply_rope(q.expand(*shape, q.shape[0]), m_t.expand(shape), inv_freq, layout)  # [..., dim]
     kn = apply_rope(k.expand(*shape, k.shape[0]), n_t.expand(shape), inv_freq, layout)  # [..., dim]
     return (qm * kn).sum(-1)  # [...]
@@ -243,10 +243,21 @@ def _angles64(positions, freq: torch.Tensor) -> torch.Tensor:
     return pos[..., None] * freq.double()  # [..., dim/2]
 
 
+def _broadcast(a, b) -> tuple:
+    """numpy's broadcasting rule on shapes. (torch.broadcast_shapes imports
+    torch.fx on first use: 0.65 s on the first RoPE call of a server.)"""
+    a, b = tuple(a), tuple(b)
+    n = max(len(a), len(b))
+    a, b = (1,) * (n - len(a)) + a, (1,) * (n - len(b)) + b
+    if any(x != y and 1 not in (x, y) for x, y in zip(a, b)):
+        raise ValueError(f"shapes {a} and {b} do not broadcast")
+    return tuple(max(x, y) if 1 in (x, y) else x for x, y in zip(a, b))
+
+
 def _check_broadcast(x_lead, pos_lead) -> None:
     try:
-        ok = torch.broadcast_shapes(x_lead, pos_lead) == x_lead
-    except RuntimeError:
+        ok = _broadcast(x_lead, pos_lead) == tuple(x_lead)
+    except ValueError:
         ok = False
     if not ok:
         raise ValueError(
@@ -341,7 +352,7 @@ def added_dot(q, k, m, n, inv_freq: torch.Tensor) -> torch.Tensor:
 
     m_t = torch.as_tensor(m, dtype=torch.float64, device=q.device)
     n_t = torch.as_tensor(n, dtype=torch.float64, device=q.device)
-    shape = torch.broadcast_shapes(m_t.shape, n_t.shape)
+    shape = _broadcast(m_t.shape, n_t.shape)
     return ((q + sinusoid(m_t.expand(shape))) * (k + sinusoid(n_t.expand(shape)))).sum(-1)  # [...]
 
 
