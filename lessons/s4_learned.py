@@ -142,9 +142,9 @@ def _resize(new_len, lecture):
     r = absolute.resize(t, new_len)  # [new_len, d]
     style = ui.style_for_flag(lecture)
     (before, at_before), (after, at_after) = (absolute.block_cosine(x, style.max_cells) for x in (t, r))
-    fig = figs.similarity_pair(before, after, at_before, at_after,
-                               (f"trained table, {n} rows: cos(P[p], P[q])",
-                                f"resized to {new_len} rows: cos(P'[p], P'[q])"), style)
+    fig = figs.side_by_side(before, after, (f"trained table, {n} rows: cos(P[p], P[q])",
+                                            f"resized to {new_len} rows: cos(P'[p], P'[q])"), style,
+                            left_pos=at_before, right_pos=at_after)
     on_grid = np.flatnonzero((np.arange(new_len) * (n - 1)) % (new_len - 1) == 0)  # source position is an integer
     src = torch.as_tensor(on_grid * (n - 1) // (new_len - 1), device=t.device)
     dst = torch.as_tensor(on_grid, device=t.device)

@@ -238,6 +238,22 @@ def xl_sinusoid(rel, dim: int, base: float = 10000.0, *, dtype=None) -> torch.Te
     return torch.cat([angle.sin(), angle.cos()], -1).to(dtype or backend.DTYPE)  # [..., dim]
 
 
+def _xl_projections(x_q, x_k, W_q, W_kE, W_kR, R, query_start):
+    """Queries, content keys and position keys of Transformer-XL, ``[q, d]``, ``[k, d]``, ``[q, k, d]``."""
+    q_len, k_len = x_q.shape[0], x_k.shape[0]
+    if R is None:
+        if query_start is None and k_len < q_len:
+            raise ValueError(f"x_k must have at least as many rows as x_q (memory + segment), got {k_len} < {q_len}")
+        start = k_len - q_len if query_start is None else query_start
+        R = xl_sinusoid(offsets(q_len, k_len, query_start=start, device=x_q.device), x_q.shape[-1], dtype=x_q.dtype)
+    if R.shape[:2] != (q_len, k_len):
+        raise ValueError(f"R must have shape [q_len, k_len, d_model] = [{q_len}, {k_len}, ...], got {tuple(R.shape)}")
+    q = x_q @ W_q.T  # [q, d_head]
+    kE = x_k @ W_kE.T  # [k, d_head]
+    kR = R @ W_kR.T  # [q, k, d_head]
+    return q, kE, kR
+
+
 def transformer_xl_terms(x_q, x_k, W_q, W_kE, W_kR, u, v, R=None, *,
                          query_start: int | None = None) -> dict[str, torch.Tensor]:
     """The four terms of Transformer-XL's score (Dai et al. 2019, eq. in sec. 3.3), each ``[q, k]``.
@@ -254,21 +270,11 @@ def transformer_xl_terms(x_q, x_k, W_q, W_kE, W_kR, u, v, R=None, *,
 
     Their sum is the unscaled score; the model divides by sqrt(d_head) later.
     """
-    q_len, k_len = x_q.shape[0], x_k.shape[0]
-    if R is None:
-        if query_start is None and k_len < q_len:
-            raise ValueError(f"x_k must have at least as many rows as x_q (memory + segment), got {k_len} < {q_len}")
-        start = k_len - q_len if query_start is None else query_start
-        R = xl_sinusoid(offsets(q_len, k_len, query_start=start, device=x_q.device), x_q.shape[-1], dtype=x_q.dtype)
-    if R.shape[:2] != (q_len, k_len):
-        raise ValueError(f"R must have shape [q_len, k_len, d_model] = [{q_len}, {k_len}, ...], got {tuple(R.shape)}")
-    q = x_q @ W_q.T  # [q, d_head]
-    kE = x_k @ W_kE.T  # [k, d_head]
-    kR = R @ W_kR.T  # [q, k, d_head]
+    q, kE, kR = _xl_projections(x_q, x_k, W_q, W_kE, W_kR, R, query_start)
     return {
         "a_content": q @ kE.T,  # [q, k]
         "b_content_position": torch.einsum("id,ijd->ij", q, kR),  # [q, k]
-        "c_global_content": (kE @ u)[None, :].expand(q_len, k_len),  # [q, k]
+        "c_global_content": (kE @ u)[None, :].expand(q.shape[0], kE.shape[0]),  # [q, k]
         "d_global_position": kR @ v,  # [q, k]
     }
 
@@ -384,15 +390,5 @@ def transformer_xl_score(x_q, x_k, W_q, W_kE, W_kR, u, v, R=None, *,
     with content keys and one with position keys). Equal to the sum of the four
     ``transformer_xl_terms``; arguments are the same.
     """
-    q_len, k_len = x_q.shape[0], x_k.shape[0]
-    if R is None:
-        if query_start is None and k_len < q_len:
-            raise ValueError(f"x_k must have at least as many rows as x_q (memory + segment), got {k_len} < {q_len}")
-        start = k_len - q_len if query_start is None else query_start
-        R = xl_sinusoid(offsets(q_len, k_len, query_start=start, device=x_q.device), x_q.shape[-1], dtype=x_q.dtype)
-    if R.shape[:2] != (q_len, k_len):
-        raise ValueError(f"R must have shape [q_len, k_len, d_model] = [{q_len}, {k_len}, ...], got {tuple(R.shape)}")
-    q = x_q @ W_q.T  # [q, d_head]
-    kE = x_k @ W_kE.T  # [k, d_head]
-    kR = R @ W_kR.T  # [q, k, d_head]
+    q, kE, kR = _xl_projections(x_q, x_k, W_q, W_kE, W_kR, R, query_start)
     return (q + u) @ kE.T + torch.einsum("id,ijd->ij", q + v, kR)  # [q, k]

@@ -141,11 +141,19 @@ def row_norms(norms, trained_len: int, query: int | None, style: Style) -> go.Fi
     return finish(fig, style, legend=False)
 
 
-def side_by_side(left, right, titles: tuple[str, str], style: Style, *, zmax: float = 1.0) -> go.Figure:
-    """Two matrices on one colour scale (e.g. a trained table vs a random one)."""
+def side_by_side(left, right, titles: tuple[str, str], style: Style, *, zmax: float = 1.0,
+                 left_pos=None, right_pos=None) -> go.Figure:
+    """Two matrices on one colour scale (e.g. a trained table vs a random one).
+
+    ``left_pos`` / ``right_pos``, when given, are the first position of each
+    row/column block of an already block-averaged matrix (as returned by
+    ``absolute.block_cosine``), so tables of different lengths can sit side by side.
+    """
     fig = make_subplots(1, 2, subplot_titles=titles, horizontal_spacing=0.08)
-    fig.add_trace(heatmap(left, style, diverging=True, zmax=zmax, showscale=False), 1, 1)
-    fig.add_trace(heatmap(right, style, diverging=True, zmax=zmax, colorbar="cosine"), 1, 2)
+    lp = None if left_pos is None else arr(left_pos)
+    rp = None if right_pos is None else arr(right_pos)
+    fig.add_trace(heatmap(left, style, x=lp, y=lp, diverging=True, zmax=zmax, showscale=False), 1, 1)
+    fig.add_trace(heatmap(right, style, x=rp, y=rp, diverging=True, zmax=zmax, colorbar="cosine"), 1, 2)
     for c in (1, 2):
         fig.update_yaxes(autorange="reversed", row=1, col=c)
         fig.update_xaxes(title_text="position", row=1, col=c)
@@ -268,21 +276,3 @@ def id_mapping(requested, used, trained_len: int, style: Style, *, broken_label:
     fig.update_yaxes(title_text="table row it receives", rangemode="tozero")
     return finish(fig, style)
 
-
-def similarity_pair(left, right, left_pos, right_pos, titles: tuple[str, str], style: Style, *,
-                    zmax: float = 1.0) -> go.Figure:
-    """Like ``side_by_side`` for matrices that are already block-averaged: axes show the real positions.
-
-    ``left_pos`` / ``right_pos`` are the first position of each row/column block (as returned by
-    ``absolute.block_cosine``), so two tables of different lengths can sit side by side.
-    """
-    fig = make_subplots(1, 2, subplot_titles=titles, horizontal_spacing=0.08)
-    lp, rp = arr(left_pos), arr(right_pos)
-    fig.add_trace(heatmap(left, style, x=lp, y=lp, diverging=True, zmax=zmax, showscale=False), 1, 1)
-    fig.add_trace(heatmap(right, style, x=rp, y=rp, diverging=True, zmax=zmax, colorbar="cosine"), 1, 2)
-    for c in (1, 2):
-        fig.update_yaxes(autorange="reversed", row=1, col=c)
-        fig.update_xaxes(title_text="position", row=1, col=c)
-    fig.update_yaxes(title_text="position", row=1, col=1)
-    fig.update_annotations(font_size=style.font_size)
-    return finish(fig, style, legend=False)
