@@ -28,10 +28,6 @@ def lecture() -> bool:
     return st.query_params.get("lecture", "").lower() in ("true", "1")
 
 
-def style():
-    return style_for(lecture())
-
-
 def cached(fn):
     """Cache a pure page computation (posviz call + figure) per argument tuple.
 
@@ -107,7 +103,7 @@ def check(ok: bool, claim: str, detail: str) -> None:
 
 
 @lru_cache(maxsize=None)
-def _lesson(page: str) -> dict[str, str]:
+def lesson(page: str) -> dict[str, str]:
     raw = (LESSON_DIR / f"{page}.md").read_text(encoding="utf-8")
     parts = re.split(r"^<!--\s*([\w.-]+)\s*-->\s*$", raw, flags=re.M)
     return {parts[i]: parts[i + 1].strip() for i in range(1, len(parts), 2)}
@@ -115,7 +111,7 @@ def _lesson(page: str) -> dict[str, str]:
 
 def prose(page: str, chunk: str) -> None:
     """Lesson text for one subsection. In lecture mode it folds away so the live piece fills the screen."""
-    body = _lesson(page)[chunk]
+    body = lesson(page)[chunk]
     if lecture():
         with st.expander("Notes for this part"):
             st.markdown(body)
@@ -125,7 +121,7 @@ def prose(page: str, chunk: str) -> None:
 
 def mistake(page: str, chunk: str) -> None:
     """A common mistake, pointed out where it arises."""
-    st.warning(_lesson(page)[chunk], icon=":material/warning:")
+    st.warning(lesson(page)[chunk], icon=":material/warning:")
 
 
 def section(title: str, page: str, chunk: str) -> None:
