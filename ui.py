@@ -104,6 +104,7 @@ def check(ok: bool, claim: str, detail: str) -> None:
 
 @lru_cache(maxsize=None)
 def lesson(page: str) -> dict[str, str]:
+    """The chunks of ``assets/lesson/<page>.md``, split at ``<!-- chunk -->`` markers (read once per process)."""
     raw = (LESSON_DIR / f"{page}.md").read_text(encoding="utf-8")
     parts = re.split(r"^<!--\s*([\w.-]+)\s*-->\s*$", raw, flags=re.M)
     return {parts[i]: parts[i + 1].strip() for i in range(1, len(parts), 2)}
