@@ -285,12 +285,17 @@ def _yarn_ramp64(dim, base, beta_fast, beta_slow, original, truncate) -> torch.T
     return 1.0 - ramp  # [dim/2]  extrapolation weight
 
 
+def _check_above(high_name: str, high, low_name: str, low, what: str = "") -> tuple[float, float]:
+    """Two positive parameters where the first must exceed the second; returns (high, low)."""
+    high = backend.check_positive(high_name, high)
+    low = backend.check_positive(low_name, low)
+    if high <= low:
+        raise ValueError(f"{high_name} must be > {low_name}{what}, got {high_name}={high}, {low_name}={low}")
+    return high, low
+
+
 def _check_betas(beta_fast, beta_slow) -> tuple[float, float]:
-    beta_fast = backend.check_positive("beta_fast", beta_fast)
-    beta_slow = backend.check_positive("beta_slow", beta_slow)
-    if beta_fast <= beta_slow:
-        raise ValueError(f"beta_fast must be > beta_slow (rotation counts), got beta_fast={beta_fast}, beta_slow={beta_slow}")
-    return beta_fast, beta_slow
+    return _check_above("beta_fast", beta_fast, "beta_slow", beta_slow, " (rotation counts)")
 
 
 # --------------------------------------------------------------------------- Llama 3.1
@@ -350,10 +355,7 @@ def _llama3_bands64(dim, base, original, low_freq_factor, high_freq_factor):
 
 
 def _check_llama3_factors(low_freq_factor, high_freq_factor) -> tuple[float, float]:
-    low = backend.check_positive("low_freq_factor", low_freq_factor)
-    high = backend.check_positive("high_freq_factor", high_freq_factor)
-    if high <= low:
-        raise ValueError(f"high_freq_factor must be > low_freq_factor, got high_freq_factor={high}, low_freq_factor={low}")
+    high, low = _check_above("high_freq_factor", high_freq_factor, "low_freq_factor", low_freq_factor)
     return low, high
 
 

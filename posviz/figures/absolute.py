@@ -125,22 +125,6 @@ def parameter_counts(rows: list[tuple[str, int]], style: Style) -> go.Figure:
     return finish(fig, style, legend=False)
 
 
-def row_norms(norms, trained_len: int, query: int | None, style: Style) -> go.Figure:
-    """Norm of every row of a learned table; the table simply ends at its length."""
-    n = arr(norms)
-    fig = go.Figure(go.Scatter(x=np.arange(len(n)), y=n, mode="lines", name="‖row p‖",
-                               line=dict(width=style.line_width, color=style.color(0))))
-    fig.add_vrect(x0=trained_len - 0.5, x1=max(trained_len * 2, (query or 0) + 10), fillcolor="#D55E00",
-                  opacity=0.12, line_width=0, annotation_text="no rows: nothing to look up",
-                  annotation_position="top left")
-    if query is not None:
-        fig.add_vline(x=query, line_color=style.color(5), line_width=style.line_width,
-                      annotation_text=f"requested p = {query}")
-    fig.update_xaxes(title_text="position p")
-    fig.update_yaxes(title_text="row norm", rangemode="tozero")
-    return finish(fig, style, legend=False)
-
-
 def side_by_side(left, right, titles: tuple[str, str], style: Style, *, zmax: float = 1.0,
                  left_pos=None, right_pos=None) -> go.Figure:
     """Two matrices on one colour scale (e.g. a trained table vs a random one).
