@@ -4,16 +4,20 @@ A RoPE model trained on ``original_max_position`` tokens has seen every pair
 rotate only through the angles ``m * theta_i`` for ``m`` below that length.
 Each method here changes the per-pair frequencies ``inv_freq`` (and maybe a
 cos/sin ``attention_factor``) so that longer inputs stay in, or close to,
-the trained angle range.  The formulas follow Hugging Face transformers'
-``modeling_rope_utils.py`` (``rope_type`` names and parameter meanings), so
-our numbers agree with theirs for the same settings:
+the trained angle range.  Where Hugging Face transformers has the method,
+the formulas follow its ``modeling_rope_utils.py`` (``rope_type`` names and
+parameter meanings), so our numbers agree with theirs for the same settings:
 
 * ``default``  plain RoPE (Su et al. 2021).
 * ``linear``   position interpolation, PI (Chen et al. 2023, arXiv:2306.15595).
-* ``ntk``      static NTK-aware base change (bloc97, Reddit 2023; YaRN §3.1).
+* ``ntk``      static NTK-aware base change.  Hugging Face has *no* rope_type
+               for it (its ``"dynamic"`` is the next entry); the source is
+               bloc97's post "NTK-Aware Scaled RoPE" on Reddit r/LocalLLaMA
+               (June 2023), restated in the YaRN paper (§3.1).
 * ``dynamic``  dynamic NTK at the current length (emozilla, Reddit 2023; YaRN §3.3).
 * ``yarn``     NTK-by-parts ramp + attention temperature (Peng et al. 2023, arXiv:2309.00071).
-* ``llama3``   Llama 3.1 frequency bands (Meta, "The Llama 3 Herd of Models", 2024).
+* ``llama3``   Llama 3.1 frequency bands (Meta, "The Llama 3 Herd of Models", 2024);
+               it shipped with Llama 3.1, not Llama 3.  Hugging Face's name is ``llama3``.
 
 Every method function has the same signature::
 
@@ -31,26 +35,55 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Callable, NamedTuple
+from typing import Literal, NamedTuple, Protocol, get_args
 
 import torch
 
-from . import backend
+from . import backend, rope
 from .rope import check_base
 
 LLAMA3_ORIGINAL_MAX_POSITION = 8192  # Llama 3 / 3.1 pre-training context
+
+# Ceilings on every argument (issue 7), well above what page §6b offers (d <= 1024, base <= 1e7,
+# L <= 2^20, s <= 128) and equal to posviz.scaling_report's, so both modules accept the same values.
+# Past one, a ValueError names the argument. The base ceiling is rope.check_base's (rope.MAX_BASE, 1e12);
+# the larger bases that ntk and dynamic compute are held to it too.
+MAX_DIM = 4096                 # head dim d (d/2 pairs)
+MAX_FACTOR = 1024.0            # scale factor s
+MAX_ORIGINAL = 1 << 24         # original_max_position L, the trained length (16M tokens)
+MAX_SEQ_LEN = 1 << 40          # seq_len N (dynamic NTK); exact in float64
+MAX_MULTIPLIER = rope.MAX_ATTENTION_FACTOR  # mscale, mscale_all_dim and attention_factor (1e3)
 
 
 # --------------------------------------------------------------------------- shared pieces
 
 
 def _check_dim(dim, low: int = 2) -> int:
-    return backend.check_even("dim", backend.check_int("dim", dim, low))
+    return backend.check_even("dim", backend.check_int("dim", dim, low, MAX_DIM))
 
 
-def _check_factor(factor) -> float:
-    """Scale factors below 1 would shrink the context; every method needs >= 1."""
-    return backend.check_positive("factor", factor, minimum=1.0)
+def _check_factor(factor, name: str = "factor") -> float:
+    """Scale factors below 1 would shrink the context; every method needs >= 1 (and <= ``MAX_FACTOR``)."""
+    factor = backend.check_positive(name, factor, minimum=1.0)
+    if factor > MAX_FACTOR:
+        raise ValueError(f"{name} must be at most {MAX_FACTOR:g}, got {factor:g}")
+    return factor
+
+
+def _check_multiplier(name: str, value, strict: bool = True) -> float:
+    """A finite number > 0 (>= 0 with ``strict=False``) and at most ``MAX_MULTIPLIER``."""
+    value = backend.check_positive(name, value, strict=strict)
+    if value > MAX_MULTIPLIER:
+        raise ValueError(f"{name} must be at most {MAX_MULTIPLIER:g}, got {value:g}")
+    return value
+
+
+def _check_new_base(new_base: float, names: str) -> float:
+    """A base computed by ntk or dynamic must stay within rope's ceiling, like any base."""
+    if not new_base <= rope.MAX_BASE:
+        raise ValueError(f"{names} give a base of {new_base:g}, above {rope.MAX_BASE:g} (rope.MAX_BASE); "
+                         "lower one of them")
+    return new_base
 
 
 def _check_original(original_max_position, method: str, default: int | None = None) -> int:
@@ -61,16 +94,20 @@ def _check_original(original_max_position, method: str, default: int | None = No
                 "it must be an integer >= 1"
             )
         original_max_position = default
-    return backend.check_int("original_max_position", original_max_position, 1)
+    return backend.check_int("original_max_position", original_max_position, 1, MAX_ORIGINAL)
+
+
+def _check_seq_len(seq_len) -> int:
+    return backend.check_int("seq_len", seq_len, 1, MAX_SEQ_LEN)
 
 
 def _check_common(factor, original_max_position, seq_len) -> None:
     """Shared arguments are validated for every method, used or not."""
     _check_factor(factor)
     if original_max_position is not None:
-        backend.check_int("original_max_position", original_max_position, 1)
+        backend.check_int("original_max_position", original_max_position, 1, MAX_ORIGINAL)
     if seq_len is not None:
-        backend.check_int("seq_len", seq_len, 1)
+        _check_seq_len(seq_len)
 
 
 def _take(method: str, params: dict, defaults: dict) -> dict:
@@ -83,8 +120,8 @@ def _take(method: str, params: dict, defaults: dict) -> dict:
 
 
 def _default_freq64(dim: int, base: float) -> torch.Tensor:
-    """float64 ``base^(-2i/dim)`` ``[dim/2]`` (RoFormer eq. 15)."""
-    return base ** -(torch.arange(0, dim, 2, dtype=torch.float64) / dim)  # [dim/2]
+    """float64 ``base^(-2i/dim)`` ``[dim/2]`` on the CPU: ``rope.inv_freq``, posviz's one ladder."""
+    return rope.inv_freq(dim, base, device="cpu", dtype=torch.float64)  # [dim/2]
 
 
 def _out(freq64: torch.Tensor, attention_factor: float, device) -> tuple[torch.Tensor, float]:
@@ -115,7 +152,7 @@ def linear(dim, base=10000.0, *, factor=1.0, original_max_position=None, seq_len
 
 
 def ntk_base(dim, base, factor) -> float:
-    """Static NTK-aware base ``base * factor^(dim/(dim-2))`` (bloc97 2023; YaRN eq. 16).
+    """Static NTK-aware base ``base * factor^(dim/(dim-2))`` (bloc97, r/LocalLLaMA 2023; YaRN eq. 16).
 
     The exponent makes the lowest-frequency pair slow down by exactly
     ``factor`` (like PI) while pair 0 is untouched.  Errata: dim 64,
@@ -126,10 +163,14 @@ def ntk_base(dim, base, factor) -> float:
 
 
 def ntk(dim, base=10000.0, *, factor=1.0, original_max_position=None, seq_len=None, device=None, **params):
-    """Static NTK-aware scaling: plain RoPE with the larger base of :func:`ntk_base`."""
+    """Static NTK-aware scaling: plain RoPE with the larger base of :func:`ntk_base`.
+
+    Not a Hugging Face ``rope_type`` (there only the dynamic form exists); the
+    method is bloc97's Reddit post of June 2023.
+    """
     _take("ntk", params, {})
     _check_common(factor, original_max_position, seq_len)
-    new_base = ntk_base(dim, base, factor)
+    new_base = _check_new_base(ntk_base(dim, base, factor), "factor, base and dim")
     return _out(_default_freq64(dim, new_base), 1.0, device)
 
 
@@ -150,7 +191,7 @@ def dynamic_base(dim, base, factor, original_max_position, seq_len=None) -> floa
     original = _check_original(original_max_position, "dynamic")
     if seq_len is None:
         return base
-    seq_len = backend.check_int("seq_len", seq_len, 1)
+    seq_len = _check_seq_len(seq_len)
     if seq_len <= original:
         return base
     return base * (factor * seq_len / original - (factor - 1)) ** (dim / (dim - 2))
@@ -165,7 +206,8 @@ def dynamic(dim, base=10000.0, *, factor=1.0, original_max_position=None, seq_le
     """
     _take("dynamic", params, {})
     _check_common(factor, original_max_position, seq_len)
-    new_base = dynamic_base(dim, base, factor, original_max_position, seq_len)
+    new_base = _check_new_base(dynamic_base(dim, base, factor, original_max_position, seq_len),
+                               "factor, seq_len, base, dim and original_max_position")
     return _out(_default_freq64(dim, new_base), 1.0, device)
 
 
@@ -187,8 +229,22 @@ def yarn_correction_dim(num_rotations, dim, base, original_max_position) -> floa
     Solves ``original / wavelength_i = num_rotations`` for ``i`` with
     ``wavelength_i = 2*pi*base^(2i/dim)`` (YaRN §3.2, ``find_correction_dim``):
     ``dim * ln(original / (num_rotations * 2*pi)) / (2 * ln(base))``.
+
+    For an extreme ``num_rotations`` (say ``1e-308``) the quotient overflows
+    to ``inf`` (or underflows to 0); the same formula is then evaluated as a
+    difference of logarithms, so the index stays finite (and far outside the
+    pair range, where :func:`yarn_correction_range` clips it).
     """
-    return dim * math.log(original_max_position / (num_rotations * 2 * math.pi)) / (2 * math.log(base))
+    rotations = backend.check_positive("num_rotations", num_rotations)
+    dim = _check_dim(dim)
+    base = check_base(base)
+    original_max_position = _check_original(original_max_position, "yarn")
+    ratio = original_max_position / (rotations * 2 * math.pi)
+    if ratio == 0.0 or math.isinf(ratio):
+        log_ratio = math.log(original_max_position) - math.log(rotations) - math.log(2 * math.pi)
+    else:
+        log_ratio = math.log(ratio)
+    return dim * log_ratio / (2 * math.log(base))
 
 
 def yarn_correction_range(dim, base=10000.0, beta_fast=32.0, beta_slow=1.0, original_max_position=4096, truncate=True):
@@ -203,7 +259,8 @@ def yarn_correction_range(dim, base=10000.0, beta_fast=32.0, beta_slow=1.0, orig
     dim = _check_dim(dim)
     base = check_base(base)
     beta_fast, beta_slow = _check_betas(beta_fast, beta_slow)
-    original = backend.check_int("original_max_position", original_max_position, 1)
+    original = _check_original(original_max_position, "yarn")
+    truncate = backend.check_bool("truncate", truncate)
     low = yarn_correction_dim(beta_fast, dim, base, original)
     high = yarn_correction_dim(beta_slow, dim, base, original)
     if truncate:
@@ -228,10 +285,13 @@ def yarn_mscale(scale, mscale=1.0) -> float:
     Peng et al. 2023, §3.4, eq. 22: ``sqrt(1/t) = 0.1 ln(s) + 1``; it
     multiplies cos and sin, so q.k grows by its square.
     """
-    scale = backend.check_positive("factor", scale)
+    scale = backend.check_positive("scale", scale)
+    if scale > MAX_FACTOR:
+        raise ValueError(f"scale (the factor) must be at most {MAX_FACTOR:g}, got {scale:g}")
+    mscale = _check_multiplier("mscale", mscale, strict=False)
     if scale <= 1:
         return 1.0
-    return 0.1 * float(mscale) * math.log(scale) + 1.0
+    return 0.1 * mscale * math.log(scale) + 1.0
 
 
 def yarn_attention_factor(factor, mscale=None, mscale_all_dim=None, attention_factor=None) -> float:
@@ -245,11 +305,11 @@ def yarn_attention_factor(factor, mscale=None, mscale_all_dim=None, attention_fa
     """
     factor = _check_factor(factor)
     if attention_factor is not None:
-        return backend.check_positive("attention_factor", attention_factor)
+        return _check_multiplier("attention_factor", attention_factor)
     if mscale is not None:
-        mscale = backend.check_positive("mscale", mscale)
+        mscale = _check_multiplier("mscale", mscale)
     if mscale_all_dim is not None:
-        mscale_all_dim = backend.check_positive("mscale_all_dim", mscale_all_dim)
+        mscale_all_dim = _check_multiplier("mscale_all_dim", mscale_all_dim)
     if mscale and mscale_all_dim:
         return yarn_mscale(factor, mscale) / yarn_mscale(factor, mscale_all_dim)
     return yarn_mscale(factor)
@@ -268,7 +328,8 @@ def yarn(dim, base=10000.0, *, factor=1.0, original_max_position=None, seq_len=N
     base = check_base(base)
     factor = _check_factor(factor)
     original = _check_original(original_max_position, "yarn")
-    w = _yarn_ramp64(dim, base, p["beta_fast"], p["beta_slow"], original, bool(p["truncate"]))  # [dim/2]
+    truncate = backend.check_bool("truncate", p["truncate"])
+    w = _yarn_ramp64(dim, base, p["beta_fast"], p["beta_slow"], original, truncate)  # [dim/2]
     extrap = _default_freq64(dim, base)  # [dim/2]
     interp = extrap / factor  # [dim/2]
     freq = interp * (1 - w) + extrap * w  # [dim/2]
@@ -334,7 +395,7 @@ def llama3_bands(
     """
     dim = _check_dim(dim)
     base = check_base(base)
-    original = backend.check_int("original_max_position", original_max_position, 1)
+    original = _check_original(original_max_position, "llama3")
     low, high = _check_llama3_factors(low_freq_factor, high_freq_factor)
     wl, hi, lo, mid, smooth = _llama3_bands64(dim, base, original, low, high)
     keep = torch.where(mid, smooth, hi.double())  # [dim/2]
@@ -351,6 +412,8 @@ def _llama3_bands64(dim, base, original, low_freq_factor, high_freq_factor):
     lo = wl > original / low_freq_factor  # [dim/2] long wavelengths: PI
     mid = ~hi & ~lo  # [dim/2]
     smooth = (original / wl - low_freq_factor) / (high_freq_factor - low_freq_factor)  # [dim/2]
+    backend.check_finite("low_freq_factor and high_freq_factor", smooth,
+                         "the smooth weight (L / wavelength - low) / (high - low)")
     return wl, hi, lo, mid, smooth
 
 
@@ -383,20 +446,38 @@ def llama3(dim, base=10000.0, *, factor=1.0, original_max_position=None, seq_len
 # --------------------------------------------------------------------------- registry
 
 
+MethodName = Literal["default", "linear", "ntk", "dynamic", "yarn", "llama3"]
+METHOD_NAMES: tuple[MethodName, ...] = get_args(MethodName)  # the registry's keys, in order
+
+
+class ScalingMethod(Protocol):
+    """The signature every registry function has; ``**params`` are the method's extras (``Method.params``).
+
+    Returns ``(inv_freq [dim/2] float32, attention_factor)``.  Arguments a
+    method does not use are accepted and still validated; an unknown
+    ``params`` name, ``factor < 1``, an odd ``dim`` or ``base <= 1`` raise
+    ``ValueError``.
+    """
+
+    def __call__(self, dim: int, base: float = 10000.0, *, factor: float = 1.0,
+                 original_max_position: int | None = None, seq_len: int | None = None, device=None,
+                 **params) -> tuple[torch.Tensor, float]: ...
+
+
 @dataclass(frozen=True)
 class Method:
     """One registry entry, for page listings and widget choice."""
 
-    name: str
+    name: MethodName
     label: str
     description: str
     reference: str
-    fn: Callable
+    fn: ScalingMethod
     params: dict = field(default_factory=dict)  # extra ``**params`` and their defaults
     uses: tuple = ()  # which shared arguments it reads: factor, original_max_position, seq_len
 
 
-INFO: dict[str, Method] = {
+INFO: dict[MethodName, Method] = {
     m.name: m
     for m in (
         Method("default", "Plain RoPE", "No scaling: theta_i = base^(-2i/d).", "Su et al. 2021 (RoFormer)", default),
@@ -412,7 +493,8 @@ INFO: dict[str, Method] = {
             "ntk",
             "NTK-aware (static)",
             "Raise the base to base*factor^(d/(d-2)): fast pairs barely change, the slowest is divided by the factor.",
-            "bloc97 (Reddit, 2023); Peng et al. 2023 §3.1",
+            "bloc97, \"NTK-Aware Scaled RoPE\", Reddit r/LocalLLaMA, 2023 (no Hugging Face rope_type); "
+            "Peng et al. 2023 §3.1",
             ntk,
             uses=("factor",),
         ),
@@ -436,7 +518,7 @@ INFO: dict[str, Method] = {
         ),
         Method(
             "llama3",
-            "Llama 3.1",
+            "Llama 3.1 (llama3 rope_type)",
             "Wavelength bands: short wavelengths kept, long ones divided by the factor, a smooth blend between.",
             "Meta 2024, The Llama 3 Herd of Models",
             llama3,
@@ -446,12 +528,12 @@ INFO: dict[str, Method] = {
     )
 }
 
-METHODS: dict[str, Callable] = {name: m.fn for name, m in INFO.items()}
-DESCRIPTIONS: dict[str, str] = {name: m.description for name, m in INFO.items()}
+METHODS: dict[MethodName, ScalingMethod] = {name: m.fn for name, m in INFO.items()}
+DESCRIPTIONS: dict[MethodName, str] = {name: m.description for name, m in INFO.items()}
 
 
 def rope_frequencies(
-    method: str,
+    method: MethodName,
     dim: int,
     base: float = 10000.0,
     *,
@@ -467,8 +549,7 @@ def rope_frequencies(
     attention_factor=attention_factor)``.  ``method`` is a key of
     :data:`METHODS`; ``params`` are the method's extras (see ``INFO[method].params``).
     """
-    if method not in METHODS:
-        raise ValueError(f"method must be one of {tuple(METHODS)}, got {method!r}")
+    backend.check_option("method", method, METHODS)
     return METHODS[method](
         dim,
         base,

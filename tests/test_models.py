@@ -62,6 +62,12 @@ def test_cached_and_independent_of_caller_edits(table):
     a = models.minilm_position_table(device="cpu")
     b = models.minilm_position_table(device="cpu")
     assert torch.equal(a, b)
+    assert a.data_ptr() != b.data_ptr()  # two copies, not one shared tensor
+    a.zero_()  # a caller edits its table in place ...
+    a[0, 0] = 123.0
+    again = models.minilm_position_table(device="cpu")
+    np.testing.assert_array_equal(again.numpy(), table.astype(np.float32))  # ... and later callers never see it
+    assert torch.equal(b, again)
 
 
 def test_package_file_missing_raises_file_not_found():

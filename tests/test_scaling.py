@@ -10,6 +10,7 @@ from __future__ import annotations
 import inspect
 import itertools
 import math
+from typing import get_args
 
 import numpy as np
 import pytest
@@ -141,10 +142,16 @@ def test_matches_float64_reference(method, params, seq_mult):
         assert attn == pytest.approx(want_attn, rel=1e-12), case
 
 
+def test_every_method_has_a_reference_and_a_variant():
+    # a method added to the registry fails here until it has a float64 reference and a VARIANTS row
+    assert set(REFERENCES) == set(scaling.METHODS)
+    assert {m for m, _, _ in VARIANTS} == set(scaling.METHODS)
+
+
 def test_reference_cases_are_not_trivial():
     # each scaling method must actually move some frequencies in the reference cases, else the test above
     # could not tell "scaled" from "default"
-    for method in ("linear", "ntk", "dynamic", "yarn", "llama3"):
+    for method in (m for m in scaling.METHODS if m != "default"):
         inv, _ = scaling.rope_frequencies(method, 128, 10000.0, factor=8, original_max_position=2048, seq_len=8192)
         assert not torch.allclose(inv, rope.inv_freq(128)), method
 
@@ -258,11 +265,95 @@ def test_pi_maps_scaled_positions_onto_trained_angles():
     torch.testing.assert_close(rope.angles(m * 4, inv), rope.angles(m, rope.inv_freq(64)), rtol=1e-6, atol=1e-5)
 
 
-@pytest.mark.parametrize("method", ["linear", "ntk", "yarn", "llama3"])
+@pytest.mark.parametrize("method", list(scaling.METHODS))
 def test_factor_one_is_plain_rope(method):
-    inv, attn = scaling.rope_frequencies(method, 64, 10000.0, factor=1.0, original_max_position=2048)
-    torch.testing.assert_close(inv, rope.inv_freq(64), rtol=1e-7, atol=0)
-    assert attn == 1.0
+    # every method's documented behaviour: no stretch, no change (dynamic: at or inside the training length)
+    for seq_len in (None, 2048):
+        inv, attn = scaling.rope_frequencies(method, 64, 10000.0, factor=1.0, original_max_position=2048,
+                                             seq_len=seq_len)
+        torch.testing.assert_close(inv, rope.inv_freq(64), rtol=1e-7, atol=0)
+        assert attn == 1.0
+
+
+# --------------------------------------------------------------------------- every registry entry
+# Parametrized over scaling.METHODS itself: a method added to the registry is tested here without
+# editing any list.
+
+CONTRACT_CASES = [  # dim, base, factor, original, seq_len
+    (64, 10000.0, 4.0, 2048, 8192),
+    (128, 500000.0, 8.0, 8192, None),
+    (96, 10000.0, 1.5, 512, 300),
+    (4, 2.0, 32.0, 16, 10_000),
+]
+
+
+@pytest.mark.parametrize("method", list(scaling.METHODS))
+def test_every_method_keeps_the_contract(method):
+    fn = scaling.METHODS[method]
+    for dim, base, factor, original, seq_len in CONTRACT_CASES:
+        inv, attn = fn(dim, base, factor=factor, original_max_position=original, seq_len=seq_len, device="cpu")
+        case = f"{method} dim={dim} base={base} factor={factor} original={original} seq_len={seq_len}"
+        assert inv.shape == (dim // 2,) and inv.dtype == torch.float32 and inv.device.type == "cpu", case
+        assert bool(torch.isfinite(inv).all()) and bool((inv > 0).all()), case
+        assert isinstance(attn, float) and math.isfinite(attn) and attn > 0, case
+        # stretching the context never speeds a pair up: scaled <= plain, pair by pair
+        plain = rope.inv_freq(dim, base)
+        assert bool((inv <= plain * (1 + 1e-6)).all()), case
+        # the dispatcher and the registry entry are the same function
+        inv2, attn2 = scaling.rope_frequencies(method, dim, base, factor=factor, original_max_position=original,
+                                               seq_len=seq_len, device="cpu")
+        assert torch.equal(inv, inv2) and attn == attn2, case
+        # and it matches its float64 reference with its default extras
+        want, want_attn = REFERENCES[method](dim, base, factor, original, seq_len, **scaling.INFO[method].params)
+        np.testing.assert_allclose(inv.numpy(), want, rtol=1e-6, err_msg=case)
+        assert attn == pytest.approx(want_attn, rel=1e-12), case
+
+
+@pytest.mark.parametrize("method", list(scaling.METHODS))
+def test_every_method_rejects_bad_shared_arguments(method):
+    fn = scaling.METHODS[method]
+    ok = dict(factor=2.0, original_max_position=2048, seq_len=4096)
+    for kwargs, name in [
+        (dict(dim=63), "dim"), (dict(dim=0), "dim"), (dict(dim=64.5), "dim"), (dict(dim="64"), "dim"),
+        (dict(dim=64, base=1.0), "base"), (dict(dim=64, base=-2.0), "base"), (dict(dim=64, base=math.nan), "base"),
+        (dict(dim=64, factor=0.5), "factor"), (dict(dim=64, factor=0.0), "factor"),
+        (dict(dim=64, factor=math.inf), "factor"),
+        (dict(dim=64, original_max_position=0), "original_max_position"),
+        (dict(dim=64, seq_len=0), "seq_len"),
+        (dict(dim=64, no_such_parameter=1.0), "no_such_parameter"),
+    ]:
+        with pytest.raises(ValueError, match=name):
+            fn(**{**ok, **kwargs})
+
+
+@pytest.mark.parametrize("method", list(scaling.METHODS))
+def test_every_method_reads_exactly_the_arguments_it_declares(method):
+    # INFO[method].uses drives which widgets a page shows: each declared argument must change the result,
+    # each undeclared one must not
+    info = scaling.INFO[method]
+    assert set(info.uses) <= {"factor", "original_max_position", "seq_len"}
+    base_args = dict(factor=4.0, original_max_position=512, seq_len=2048)
+    moved = dict(factor=8.0, original_max_position=1024, seq_len=4096)
+    inv0, attn0 = scaling.METHODS[method](64, 10000.0, **base_args)
+    for arg, value in moved.items():
+        inv1, attn1 = scaling.METHODS[method](64, 10000.0, **{**base_args, arg: value})
+        same = torch.equal(inv0, inv1) and attn0 == attn1
+        assert same == (arg not in info.uses), f"{method}: {arg} {'is' if same else 'is not'} ignored"
+
+
+@pytest.mark.parametrize("method", list(scaling.METHODS))
+def test_every_method_has_the_protocol_signature_and_metadata(method):
+    protocol = list(inspect.signature(scaling.ScalingMethod.__call__).parameters.values())[1:]  # without self
+    params = list(inspect.signature(scaling.METHODS[method]).parameters.values())
+    assert [(p.name, p.kind, p.default) for p in params] == [(p.name, p.kind, p.default) for p in protocol]
+    info = scaling.INFO[method]
+    assert info.name == method and info.label and info.description and info.reference
+    inv, _ = scaling.METHODS[method](64, factor=2.0, original_max_position=2048, **info.params)  # defaults work
+    assert inv.shape == (32,)
+
+
+def test_method_name_literal_is_the_registry():
+    assert scaling.METHOD_NAMES == get_args(scaling.MethodName) == tuple(scaling.METHODS) == tuple(scaling.INFO)
 
 
 # --------------------------------------------------------------------------- registry
@@ -337,5 +428,5 @@ def test_invalid_arguments_name_the_argument(call, match):
 def test_unknown_method_lists_valid_names():
     with pytest.raises(ValueError, match="method") as err:
         scaling.rope_frequencies("longrope-ish", 64)
-    for name in ("default", "linear", "ntk", "dynamic", "yarn", "llama3"):
+    for name in scaling.METHODS:
         assert name in str(err.value)

@@ -119,3 +119,116 @@ def test_validation(model):
         smollm.forward(model, [0, 49152])
     with pytest.raises(ValueError, match="layers"):
         smollm.forward(model, [1, 2], layers=[30])
+
+
+# -- the §6c page's results: summaries, the one perplexity, verdicts ------------------------
+
+
+def _causal_uniform(n):
+    return torch.ones(n, n).tril() / torch.arange(1, n + 1)[:, None]  # [q, k]: row i spreads over 0..i
+
+
+def test_head_summaries_on_known_maps():
+    n = 8
+    prev = torch.zeros(n, n)  # [q, k]: every query on the key just before it (query 0 on itself)
+    prev[0, 0] = 1
+    prev[torch.arange(1, n), torch.arange(n - 1)] = 1
+    s = smollm.head_summaries(torch.stack([prev, _causal_uniform(n)]))  # [2, q, k] -> [2]
+    inv = 1 / torch.arange(2.0, n + 1)  # row i of the uniform map gives 1/(i+1) to each key
+    torch.testing.assert_close(s["previous"], torch.stack([torch.tensor(1.0), inv.mean()]))
+    torch.testing.assert_close(s["distance"], torch.tensor([1.0, n / 4]))  # mean of i/2 over i = 1..n-1
+    torch.testing.assert_close(s["first"], torch.stack([torch.tensor(1 / (n - 1)), inv.mean()]))
+    with pytest.raises(ValueError, match="attn"):
+        smollm.head_summaries(torch.ones(1, 1))
+
+
+def test_causal_errors_catch_a_leaky_mask():
+    n = 6
+    future, row = smollm.causal_errors(_causal_uniform(n))
+    assert float(future) == 0 and float(row) < 1e-6
+    future, _ = smollm.causal_errors(torch.full((n, n), 1 / n))  # no mask at all
+    assert float(future) == pytest.approx(1 / n)
+    _, row = smollm.causal_errors(_causal_uniform(n).T)  # normalised over the wrong axis
+    assert float(row) > 0.5
+
+
+def test_one_perplexity_formula():
+    ids = [3, 1, 4, 1, 5]
+    flat = torch.zeros(5, 10)  # [seq, vocab]: every token equally likely
+    assert smollm.perplexity_of(smollm.next_token_logp(flat, ids)) == pytest.approx(10.0)
+    sure = torch.full((5, 10), -30.0)
+    sure[torch.arange(4), torch.tensor(ids[1:])] = 30.0  # each row bets on the token that came next
+    lp = smollm.next_token_logp(sure, ids)
+    assert lp.shape == (4,) and lp.dtype == torch.float64
+    assert smollm.perplexity_of(lp) == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="logits"):
+        smollm.next_token_logp(flat, ids[:3])
+
+
+def test_verdicts_turn_on_the_numbers():
+    abl = smollm.Ablation(("a", "b"), {"correct": 5.0, "wrong_pairing": 9.0, "none": 7.0}, {})
+    assert abl.verdict.ok and "lowest perplexity" in abl.verdict.claim
+    abl = smollm.Ablation(("a", "b"), {"correct": 8.0, "wrong_pairing": 9.0, "none": 7.0}, {})
+    assert not abl.verdict.ok
+    tie = smollm.Ablation(("a",), {"correct": 5.0, "wrong_pairing": 5.0, "none": 5.0}, {})
+    assert not tie.verdict.ok and "position 0" in tie.verdict.claim
+    head = dict(layer=0, head=0, kv_head=0, mode="correct", probs=torch.eye(2), labels=("a", "b"), by_mode={})
+    assert smollm.HeadView(**head, future=0.0, row_error=1e-7).verdict.ok
+    assert not smollm.HeadView(**head, future=0.2, row_error=0.0).verdict.ok
+    assert not smollm.HeadView(**head, future=0.0, row_error=0.1).verdict.ok
+    pred = dict(hide=1, requested=1, seen="a", hidden=" b", actual="␣b", top={})
+    assert smollm.Prediction(**pred, p_actual={"correct": 0.5, "wrong_pairing": 0.1, "none": 0.2}).verdict.ok
+    assert not smollm.Prediction(**pred, p_actual={"correct": 0.1, "wrong_pairing": 0.5, "none": 0.2}).verdict.ok
+    assert smollm.Prediction(**{**pred, "actual": None}, p_actual=None).verdict is None
+
+
+@pytest.fixture(scope="module")
+def runs(model):
+    return smollm.compare(model, SENTENCE)
+
+
+def test_compare_agrees_with_ablation_and_checks_causality(model, runs):
+    n = runs.n_tokens
+    abl = runs.ablation
+    assert abl.verdict.ok and len(abl.targets) == n - 1
+    # the page's numbers and the library's perplexity() are one computation
+    assert abl.perplexity["wrong_pairing"] == pytest.approx(smollm.perplexity(model, SENTENCE, "wrong_pairing"),
+                                                       rel=1e-6)
+    view = runs.head("correct", 2, 1)
+    assert view.verdict.ok and view.kv_head == 0 and view.probs.shape == (n, n)
+    # layer 2 head 1 is a previous-token head, and only with the pairing its weights were made for
+    assert view.by_mode["correct"]["previous"] > 0.5
+    assert view.by_mode["wrong_pairing"]["previous"] < 0.25 and view.by_mode["none"]["previous"] < 0.25
+    assert runs.grid("none", "first").shape == (30, 9)
+    with pytest.raises(ValueError, match="layer"):
+        runs.head("correct", 30, 0)
+    with pytest.raises(ValueError, match="metric"):
+        runs.grid("correct", "entropy")
+
+
+def test_prediction_slices_and_clamps(runs):
+    assert runs.prediction(0).verdict is None and runs.prediction(0).hidden == ""
+    p = runs.prediction(2)
+    assert p.seen + p.hidden == SENTENCE and p.actual == runs.labels[-2]
+    assert set(p.p_actual) == set(smollm.ROPE_MODES) and len(p.top["correct"]) == 5
+    far = runs.prediction(10_000)
+    assert (far.hide, far.requested) == (runs.n_tokens - 1, 10_000)
+    with pytest.raises(ValueError, match="hide"):
+        runs.prediction(-1)
+
+
+def test_compare_limits(model):
+    with pytest.raises(ValueError, match="800"):
+        smollm.compare(model, "a" * 801)
+    with pytest.raises(ValueError, match="at most 96 tokens"):
+        smollm.compare(model, "word " * 120)
+    with pytest.raises(ValueError, match="at least 2 tokens"):
+        smollm.compare(model, "cat")
+
+
+def test_ablation_verdict_catches_swapped_pairing(model, monkeypatch):
+    """Rotating these GGUF weights in the half pairing (a real, silent bug) turns the verdict red."""
+    monkeypatch.setitem(smollm._LAYOUT, "correct", "half")
+    monkeypatch.setitem(smollm._LAYOUT, "wrong_pairing", "interleaved")
+    short = SENTENCE.split(". ")[0]  # about 30 tokens keep the three passes short
+    assert smollm.compare(model, short).ablation.verdict.ok is False

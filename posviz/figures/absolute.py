@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
@@ -9,9 +11,10 @@ from plotly.subplots import make_subplots
 from .style import Style, arr, finish, heatmap, reversed_y
 
 
-def ladder(wavelengths, seq_len: int, style: Style) -> go.Figure:
-    """Wavelength of each sin/cos pair on a log axis, against the sequence length."""
-    w = arr(wavelengths)
+def ladder(result, style: Style) -> go.Figure:
+    """Wavelength of each sin/cos pair on a log axis, against the sequence length
+    (``result``: an ``absolute.Ladder``)."""
+    w, seq_len = arr(result.wavelengths), result.seq_len
     full = w <= seq_len
     fig = go.Figure()
     for ok, name, c in ((True, "completes a cycle within the sequence", 0),
@@ -25,11 +28,14 @@ def ladder(wavelengths, seq_len: int, style: Style) -> go.Figure:
     return finish(fig, style)
 
 
-def pair(positions, sin, cos, pair_index: int, style: Style) -> go.Figure:
-    """One pair over positions, and the same pair as a point walking round the unit circle."""
+def pair(walk, style: Style) -> go.Figure:
+    """One pair over positions, and the same pair as a point walking round the unit circle
+    (``walk``: an ``absolute.PairWalk``)."""
+    sin, cos = walk.sin, walk.cos
     fig = make_subplots(1, 2, column_widths=[0.62, 0.38], horizontal_spacing=0.1,
-                        subplot_titles=(f"pair {pair_index}: sin and cos vs position", "(sin, cos) plane"))
-    x = arr(positions)
+                        subplot_titles=(f"pair {walk.pair}: columns {2 * walk.pair} (sin) and {2 * walk.pair + 1} "
+                                        "(cos), interleaved layout", "(sin, cos) plane"))
+    x = arr(walk.positions)
     fig.add_trace(go.Scatter(x=x, y=arr(sin), name="sin(ω p)", line=dict(width=style.line_width,
                              color=style.color(0))), 1, 1)
     fig.add_trace(go.Scatter(x=x, y=arr(cos), name="cos(ω p)", line=dict(width=style.line_width,
@@ -42,13 +48,15 @@ def pair(positions, sin, cos, pair_index: int, style: Style) -> go.Figure:
     fig.update_xaxes(title_text="sin", range=[-1.15, 1.15], row=1, col=2)
     fig.update_yaxes(title_text="cos", range=[-1.15, 1.15], scaleanchor="x2", row=1, col=2)
     fig.update_annotations(font_size=style.font_size)
-    return finish(fig, style)
+    return _legend_above_titles(finish(fig, style), style)
 
 
-def shift_check(matrix, target, predicted, k: int, p: int, style: Style) -> go.Figure:
-    """The shift matrix M_k, and PE[p+k] against M_k·PE[p] component by component."""
+def shift_check(check, style: Style) -> go.Figure:
+    """The shift matrix M_k, and PE[p+k] against M_k·PE[p] component by component
+    (``check``: an ``absolute.ShiftCheck``)."""
+    matrix, target, predicted, k, p = check.matrix, check.target, check.predicted, check.k, check.p
     fig = make_subplots(1, 2, column_widths=[0.42, 0.58], horizontal_spacing=0.1,
-                        subplot_titles=(f"M_k for k = {k} (block-diagonal rotations)",
+                        subplot_titles=(f"M_k, k = {k} ({check.layout})",
                                         f"PE[{p}+{k}] vs M_k · PE[{p}]"))
     fig.add_trace(heatmap(matrix, style, diverging=True, zmax=1.0, showscale=False), 1, 1)
     t, q = arr(target), arr(predicted)
@@ -60,19 +68,36 @@ def shift_check(matrix, target, predicted, k: int, p: int, style: Style) -> go.F
     fig.update_xaxes(title_text="column", row=1, col=1)
     fig.update_xaxes(title_text="component", row=1, col=2)
     fig.update_annotations(font_size=style.font_size)
-    return finish(fig, style)
+    return _legend_above_titles(finish(fig, style), style)
+
+
+def _legend_above_titles(fig: go.Figure, style: Style) -> go.Figure:
+    """Two subplots with titles: the legend goes at the top of the figure, above the titles, not over them."""
+    return fig.update_layout(legend=dict(yref="container", y=1.0, yanchor="top"),
+                             margin=dict(t=2 * style.font_size + 34))
 
 
 def table(pe, style: Style, *, title_x: str = "dimension", colorbar: str = "value") -> go.Figure:
-    """A position table as a heatmap (rows = positions)."""
-    fig = go.Figure(heatmap(pe, style, diverging=True, colorbar=colorbar))
+    """A position table as a heatmap (rows = positions).
+
+    Long tables are block-averaged along positions only: averaging neighbouring *columns* would mix
+    a sin column with its cos partner (interleaved) or two frequencies (concat), a picture of nothing.
+    """
+    z = arr(pe).astype(np.float64)
+    f = int(np.ceil(z.shape[0] / style.max_cells))  # positions per block
+    starts = np.arange(0, z.shape[0], f)
+    z = np.add.reduceat(z, starts, axis=0) / np.diff(np.r_[starts, z.shape[0]])[:, None]  # [blocks, dim]
+    every_column = replace(style, max_cells=max(style.max_cells, *z.shape))
+    fig = go.Figure(heatmap(z, every_column, y=starts, diverging=True, colorbar=colorbar))
     fig.update_xaxes(title_text=title_x)
     fig.update_yaxes(title_text="position")
     return reversed_y(finish(fig, style, legend=False))
 
 
-def similarity(sim, profile_offsets, profile, style: Style, *, label: str = "PE[p]·PE[q]") -> go.Figure:
-    """Similarity between every pair of positions, and its profile against the offset."""
+def similarity(result, style: Style, *, label: str = "PE[p]·PE[q]") -> go.Figure:
+    """Similarity between every pair of positions, and its profile against the offset
+    (``result``: an ``absolute.Similarity``)."""
+    sim, profile_offsets, profile = result.dots, result.offsets, result.profile
     fig = make_subplots(1, 2, column_widths=[0.5, 0.5], horizontal_spacing=0.12,
                         subplot_titles=(label, "as a function of the offset k"))
     fig.add_trace(heatmap(sim, style, diverging=True, showscale=False), 1, 1)
@@ -85,9 +110,10 @@ def similarity(sim, profile_offsets, profile, style: Style, *, label: str = "PE[
     return finish(fig, style, legend=False)
 
 
-def nearest(distances, partner, style: Style, *, min_gap: int) -> go.Figure:
-    """For each position, how close the most similar *other* position is."""
-    d, q = arr(distances), arr(partner)
+def nearest(result, style: Style) -> go.Figure:
+    """For each position, how close the most similar *other* position is
+    (``result``: an ``absolute.Aliasing``)."""
+    d, q, min_gap = arr(result.distances), arr(result.partner), result.min_gap
     p = np.arange(len(d))
     fig = go.Figure(go.Scatter(x=p, y=d, mode="lines", line=dict(width=style.line_width, color=style.color(0)),
                                customdata=q, name="distance",
@@ -95,18 +121,22 @@ def nearest(distances, partner, style: Style, *, min_gap: int) -> go.Figure:
                                              "<extra></extra>"))
     worst = int(np.argmin(d))
     fig.add_trace(go.Scatter(x=[worst], y=[d[worst]], mode="markers+text", name="closest pair",
-                             text=[f" p={worst} ≈ q={int(q[worst])}"], textposition="top right",
+                             text=[f" closest: p={worst}, q={int(q[worst])}"], textposition="top right",
                              marker=dict(size=style.marker_size + 4, color=style.color(5))))
     fig.update_xaxes(title_text="position p")
-    fig.update_yaxes(title_text=f"min ‖PE[p] − PE[q]‖ over |p − q| ≥ {min_gap}", rangemode="tozero")
+    fig.update_yaxes(title_text=f"‖PE[p] − PE[q]‖, closest q ≥ {min_gap} away",
+                     range=[0, 1.2 * max(float(np.max(d)), result.threshold)])  # room for the label
+    fig.add_hline(y=result.threshold, line_dash="dot", line_color="#555",
+                  annotation_text=f"below {result.threshold}: aliasing", annotation_position="bottom right")
     return finish(fig, style, legend=False)
 
 
-def projected_profiles(offsets, curves: dict, raw, style: Style) -> go.Figure:
-    """Raw PE dot products vs offset (one curve), and after W_q, W_k (a curve per start p)."""
+def projected_profiles(result, style: Style) -> go.Figure:
+    """Raw PE dot products vs offset (one curve), and after W_q, W_k (a curve per start p)
+    (``result``: an ``absolute.Limits``)."""
     fig = go.Figure()
-    k = arr(offsets)
-    fig.add_trace(go.Scatter(x=k, y=arr(raw), name="PE[p]·PE[p+k] (any p)", mode="lines",
+    k, curves = arr(result.offsets), result.projected
+    fig.add_trace(go.Scatter(x=k, y=arr(result.formula), name="PE[p]·PE[p+k] (any p)", mode="lines",
                              line=dict(width=style.line_width + 1, color="#000")))
     for i, (p, y) in enumerate(curves.items()):
         fig.add_trace(go.Scatter(x=k, y=arr(y), name=f"(W_q PE[{p}])·(W_k PE[{p}+k])", mode="lines",
@@ -144,20 +174,6 @@ def side_by_side(left, right, titles: tuple[str, str], style: Style, *, zmax: fl
     fig.update_yaxes(title_text="position", row=1, col=1)
     fig.update_annotations(font_size=style.font_size)
     return finish(fig, style, legend=False)
-
-
-def projection(points, style: Style, title: str) -> go.Figure:
-    """Rows of a table projected to 2D (PCA), coloured by position."""
-    pts = arr(points)
-    p = np.arange(len(pts))
-    fig = go.Figure(go.Scatter(x=pts[:, 0], y=pts[:, 1], mode="markers+lines",
-                               line=dict(width=1, color="#bbb"),
-                               marker=dict(size=style.marker_size - 2, color=p, colorscale=style.sequential,
-                                           colorbar=dict(title="position", thickness=14)),
-                               hovertemplate="p=%{marker.color}<extra></extra>"))
-    fig.update_xaxes(title_text="principal component 1")
-    fig.update_yaxes(title_text="principal component 2")
-    return finish(fig, style, title, legend=False)
 
 
 def shift_similarity(deltas, curves: dict, style: Style) -> go.Figure:

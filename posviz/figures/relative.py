@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
+from ..relative import KeySlot
 from .style import Style, arr, finish, heatmap
 
 GREY = "#BBBBBB"
@@ -133,7 +134,7 @@ def clipping(off, clipped, row_counts, k: int, style: Style) -> go.Figure:
     step = max(1, -(-len(rows) // 7))
     labels = [f"{k - r:+d}" if r != k else "0" for r in rows]  # row r serves clipped i − j = k − r
     lay[f"xaxis{sufs[2]}"].update(tickmode="array", tickvals=rows[::step].tolist(), ticktext=labels[::step],
-                                  title_text="row 0…2k, labelled by its i − j")
+                                  title_text="table row, by its i − j")
     lay[f"yaxis{sufs[2]}"].update(title_text="pairs (i, j)")
     return _build(traces, lay, style)
 
@@ -151,7 +152,8 @@ def score_parts(parts: dict, style: Style, *, x=None, y=None, xtitle: str = "key
     for c, (name, s) in enumerate(zip(names, sufs)):
         traces.append(_on(heatmap(parts[name], style, diverging=True, zmax=zmax, showscale=c == len(names) - 1,
                                   colorbar=colorbar, x=x, y=y), s))
-        lay[f"xaxis{s}"].update(title_text=xtitle)
+        crowded = len(names) > 3 and c > 0  # four panels: one x title, or the titles run into each other
+        lay[f"xaxis{s}"].update(title_text=None if crowded else xtitle)
         lay[f"yaxis{s}"].update(autorange="reversed", showticklabels=c == 0, title_text=ytitle if c == 0 else None)
         if memory_keys:
             x0 = (x[memory_keys - 1] + x[memory_keys]) / 2 if x is not None else memory_keys - 0.5
@@ -165,8 +167,8 @@ def score_parts(parts: dict, style: Style, *, x=None, y=None, xtitle: str = "key
 
 # -- 3 · Transformer-XL memory -----------------------------------------------------------
 
-# codes for segment_memory's visibility matrix
-EMPTY, MASKED, MEMORY, CURRENT = 0, 1, 2, 3
+# codes for segment_memory's visibility matrix (posviz.relative.SegmentMemory.slots)
+EMPTY, MASKED, MEMORY, CURRENT = KeySlot.EMPTY, KeySlot.MASKED, KeySlot.MEMORY, KeySlot.CURRENT
 
 
 def segment_memory(visibility, key_positions, query_positions, offsets, style: Style) -> go.Figure:

@@ -27,13 +27,14 @@ def _ink(fill: str) -> str:
     return "#000" if 0.299 * r + 0.587 * g + 0.114 * b > 140 else "#fff"
 
 
-def pair_rotation(original, trail, theta: float, style: Style) -> go.Figure:
+def pair_rotation(rot, style: Style) -> go.Figure:
     """One 2D pair at position 0 and rotated to position m, with the tips of positions 0..m.
 
-    ``original`` ``[2]``; ``trail`` ``[m+1, 2]`` (row p = the pair rotated to
-    position p). A Play button steps the moving arrow through 0..m.
+    ``rot`` is a ``rope.PairRotation``: ``original`` ``[2]``, ``trail``
+    ``[m+1, 2]`` (row p = the pair rotated to position p). A Play button steps
+    the moving arrow through 0..m.
     """
-    o, t = arr(original), arr(trail)
+    o, t, theta = arr(rot.original), arr(rot.trail), rot.theta
     m = len(t) - 1
     radius = float(np.hypot(*o)) or 1.0
     lim = 1.3 * radius
@@ -73,8 +74,12 @@ def pair_rotation(original, trail, theta: float, style: Style) -> go.Figure:
     return fig
 
 
-def relative_scores(offsets, rope_scores, added_scores, m, style: Style) -> go.Figure:
-    """Scores against m − n for every (m, n): rotated (one curve) vs added sinusoids (a cloud)."""
+def relative_scores(check, style: Style) -> go.Figure:
+    """Scores against m − n for every (m, n) of a ``rope.RelativeCheck``.
+
+    Rotated scores fall on one curve; added sinusoids make a cloud.
+    """
+    offsets, rope_scores, added_scores, m = check.offsets, check.rotated, check.added, check.query_pos
     fig = make_subplots(1, 2, horizontal_spacing=0.09,
                         subplot_titles=("RoPE: rotate q and k", "Mistake #3: add sinusoids to q and k"))
     x, c = arr(offsets).ravel(), arr(m).ravel()
@@ -96,12 +101,14 @@ def relative_scores(offsets, rope_scores, added_scores, m, style: Style) -> go.F
     return finish(fig, style, legend=False)
 
 
-def wavelengths(curves: dict, chosen: float, context_len: int, style: Style) -> go.Figure:
+def wavelengths(ladder, style: Style) -> go.Figure:
     """Wavelength of every pair (log axis) for several bases, against the context length.
 
-    ``curves`` maps base -> wavelengths ``[dim/2]``; the ``chosen`` base is
-    drawn as markers split into "completes a turn" and "never completes one".
+    ``ladder`` is a ``rope.WavelengthLadder``: ``curves`` maps base ->
+    wavelengths ``[dim/2]``; the chosen base is drawn as markers split into
+    "completes a turn" and "never completes one".
     """
+    curves, chosen, context_len = ladder.curves, ladder.base, ladder.context
     fig = go.Figure()
     others = [b for b in curves if b != chosen]
     for i, base in enumerate(others):
@@ -125,9 +132,9 @@ def wavelengths(curves: dict, chosen: float, context_len: int, style: Style) -> 
     return finish(fig, style)
 
 
-def norm_ratios(positions, ratios, style: Style, *, title: str) -> go.Figure:
-    """‖RoPE(x, p)‖ / ‖x‖ against the position p, one line per random vector."""
-    p, r = arr(positions), arr(ratios)
+def norm_ratios(check, style: Style) -> go.Figure:
+    """‖RoPE(x, p)‖ / ‖x‖ against the position p, one line per random vector (a ``rope.NormCheck``)."""
+    p, r, title = arr(check.positions), arr(check.ratios), check.title
     fig = go.Figure()
     for j in range(r.shape[0]):
         fig.add_trace(go.Scatter(x=p, y=r[j], mode="lines", name=f"vector {j}", showlegend=False,
@@ -139,13 +146,13 @@ def norm_ratios(positions, ratios, style: Style, *, title: str) -> go.Figure:
     return finish(fig, style, title, legend=False)
 
 
-def pairing_diagram(pairs: dict, theta, style: Style) -> go.Figure:
+def pairing_diagram(table, style: Style) -> go.Figure:
     """Which features rotate together: one row per layout, an arc per pair, coloured by speed.
 
-    ``pairs`` maps a row label -> ``[dim/2, 2]`` feature indices; ``theta``
-    ``[dim/2]`` the pair speeds (for hover text).
+    ``table`` is a ``rope.Pairings``: ``pairs`` maps a row label ->
+    ``[dim/2, 2]`` feature indices; ``inv_freq`` ``[dim/2]`` the pair speeds.
     """
-    th = arr(theta)
+    pairs, th = table.pairs, arr(table.inv_freq)
     fig = go.Figure()
     labels = list(pairs)
     n_pairs = len(th)
@@ -179,8 +186,11 @@ def pairing_diagram(pairs: dict, theta, style: Style) -> go.Figure:
     return finish(fig, style, height=int(style.height * 0.8), legend=False)
 
 
-def layout_mismatch(offsets, designed, run_scores, designed_attn, run_attn, run_label: str, style: Style) -> go.Figure:
-    """A head made for one pairing: its score curve and the attention of the last query, as made vs as run."""
+def layout_mismatch(mis, run_label: str, style: Style) -> go.Figure:
+    """A head made for one pairing (a ``rope.LayoutMismatch``): its score curve and the last query's attention,
+    as made vs as run."""
+    offsets, designed, run_scores = mis.offsets, mis.designed, mis.scores
+    designed_attn, run_attn = mis.attn_designed, mis.attn_run
     fig = make_subplots(1, 2, column_widths=[0.55, 0.45], horizontal_spacing=0.1,
                         subplot_titles=("score against m − n", "attention of the last query (causal)"))
     x = arr(offsets).ravel()
@@ -204,9 +214,10 @@ def layout_mismatch(offsets, designed, run_scores, designed_attn, run_attn, run_
     return fig
 
 
-def decay(distances, bound, actual, actual_label: str, style: Style) -> go.Figure:
-    """RoFormer's relative upper bound and a measured mean |q·k| against distance, each ÷ its value at 0."""
-    r = arr(distances)
+def decay(curve, actual_label: str, style: Style) -> go.Figure:
+    """RoFormer's relative upper bound and a measured mean |q·k| against distance, each ÷ its value at 0
+    (a ``rope.DecayCurve``)."""
+    r, bound, actual = arr(curve.distances), curve.bound_rel, curve.actual_rel
     fig = go.Figure()
     fig.add_trace(go.Scatter(x=r, y=arr(bound), mode="lines", name="RoFormer bound (1/(d/2))·Σ|S_j|",
                              line=dict(color=style.color(0), width=style.line_width)))

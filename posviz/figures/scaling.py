@@ -153,7 +153,7 @@ def _runs(labels: list[str]) -> list[tuple[str, int, int]]:
 
 def ramps_and_bands(wavelengths, turns, yarn: dict | None, llama: dict | None, x_kind: str,
                     style: Style) -> go.Figure:
-    """YaRN's extrapolation weight and Llama 3's keep weight per pair, with their regions shaded.
+    """YaRN's extrapolation weight and Llama 3.1's keep weight per pair, with their regions shaded.
 
     ``wavelengths`` / ``turns`` are the unscaled ``[dim/2]`` wavelength and
     rotation count over the trained length. ``yarn``: ``weight [dim/2]``,
@@ -166,7 +166,7 @@ def ramps_and_bands(wavelengths, turns, yarn: dict | None, llama: dict | None, x
     if not rows:
         return finish(go.Figure(), style, "No method with per-pair bands in the registry")
     titles = {"yarn": "YaRN: extrapolation weight wᵢ (1 = kept as trained, 0 = divided by s)",
-              "llama": "Llama 3: weight on the trained θᵢ (1 = kept, 0 = divided by s)"}
+              "llama": "Llama 3.1: weight on the trained θᵢ (1 = kept, 0 = divided by s)"}
     wl, tu = arr(wavelengths), arr(turns)
     n = len(wl)
     idx = np.arange(n)
@@ -204,7 +204,7 @@ def ramps_and_bands(wavelengths, turns, yarn: dict | None, llama: dict | None, x
                 traces.append(_band(x0, x1, name, axis, name not in shown))
                 shown.add(name)
         traces.append(go.Scatter(x=x, y=y, mode="lines+markers", showlegend=False,
-                                 name="YaRN wᵢ" if kind == "yarn" else "Llama 3 weight",
+                                 name="YaRN wᵢ" if kind == "yarn" else "Llama 3.1 weight",
                                  line=dict(width=style.line_width, color="#000"),
                                  marker=dict(size=max(style.marker_size - 2, 4), color="#000"),
                                  customdata=custom, hovertemplate=hover, xaxis=f"x{axis}", yaxis=f"y{axis}"))
@@ -345,3 +345,56 @@ def ntk_slowdown(slowdown, factor: float, dim: int, style: Style) -> go.Figure:
                     **_lines(_hline(factor, f"PI divides every pair by s = {factor:g}", style,
                                     color=style.color(5), where="top left", width=style.line_width))))
     return finish(fig, style, legend=False)
+
+
+# --------------------------------------------------------------------------- from posviz.scaling_report results
+#
+# One builder per §6b section, taking that section's result object (duck-typed, so this module
+# needs no import of the compute side) and drawing it with the builders above.
+
+
+def ladder_chart(ladder, style: Style) -> go.Figure:
+    """``ladder``: a ``scaling_report.Ladder``; each method keeps its registry colour and dash."""
+    series = [Series(lab, y, *method_look(i, style)) for lab, y, i in zip(ladder.labels, ladder.curves, ladder.indices)]
+    return frequency_curves(series, ladder.kind, ladder.original, ladder.target, ladder.factor, style)
+
+
+def bands_chart(bands, x_kind: str, style: Style) -> go.Figure:
+    """``bands``: a ``scaling_report.Bands`` (YaRN's ramp and/or Llama 3.1's bands)."""
+    y, q = bands.yarn, bands.llama
+    yarn = None if y is None else dict(weight=y.weight, low=y.low, high=y.high,
+                                       x_low=y.low_wavelength, x_high=y.high_wavelength)
+    llama = None if q is None else dict(keep=q.keep, labels=list(q.labels), edges=q.edges)
+    return ramps_and_bands(bands.wavelength, bands.turns, yarn, llama, x_kind, style)
+
+
+def attention_chart(factors, squared: bool, style: Style) -> go.Figure:
+    """``factors``: a ``scaling_report.AttentionFactors``; ``squared`` shows the logit multiplier."""
+    power = 2 if squared else 1
+    values = [v ** power for v in factors.values]
+    colors = [method_look(i, style)[0] for i in factors.indices]
+    y = factors.yarn
+    curve_s = curve_v = current = None
+    if y is not None:
+        curve_s, curve_v, current = arr(y.curve_s), arr(y.curve_v) ** power, y.value ** power
+    return attention_factors(list(factors.labels), values, colors, curve_s, curve_v, factors.factor, current,
+                             squared, style)
+
+
+def angles_chart(angles, unit: str, style: Style) -> go.Figure:
+    """``angles``: a ``scaling_report.AnglesPast``; ``unit`` is "turns" or "radians"."""
+    k = 1.0 / (2 * np.pi) if unit == "turns" else 1.0
+    st = angles.stats
+    return angles_at_target(arr(st.trained) * k, arr(st.target) * k, arr(st.ood), arr(st.cycled), angles.label,
+                            method_look(angles.index, style)[0], unit, style)
+
+
+def dynamic_chart(dyn, style: Style) -> go.Figure:
+    """``dyn``: a ``scaling_report.DynamicNTK``."""
+    return dynamic_base(arr(dyn.lengths), arr(dyn.bases), dyn.original, dyn.target, dyn.static, dyn.base,
+                        (dyn.seq_len, dyn.at_seq), dyn.log_x, style)
+
+
+def erratum_chart(err, style: Style) -> go.Figure:
+    """``err``: a ``scaling_report.NTKErratum``."""
+    return ntk_slowdown(err.slowdown, err.factor, err.dim, style)

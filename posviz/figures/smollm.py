@@ -155,3 +155,12 @@ def next_tokens(preds: dict[str, list[tuple[str, float]]], labels: dict[str, str
     fig.update_annotations(font_size=style.font_size)
     return finish(fig, style, None, height=style.height - 60 if not style.lecture else style.height - 40,
                   legend=False)
+
+
+BAR_LABELS = {"correct": "correct", "wrong_pairing": "wrong<br>pairing", "none": "no<br>RoPE"}
+
+
+def perplexity_bars(ablation, style: Style) -> go.Figure:
+    """The three measured perplexities of a ``posviz.smollm.Ablation``, one bar per RoPE mode."""
+    return mode_compare(ablation.perplexity, BAR_LABELS, style, ylabel="perplexity (lower is better)",
+                        title=f"Perplexity, {len(ablation.targets) + 1} tokens")
