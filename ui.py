@@ -1,19 +1,33 @@
-"""Streamlit glue shared by every page: URL-bound widgets, lecture mode, errors, lesson text.
+"""Streamlit glue shared by every page: the page pattern, URL-bound controls, lecture mode, errors.
 
-posviz never imports Streamlit; this module is the only place pages get
-their Streamlit conventions from, so every page behaves the same way.
+posviz never imports Streamlit; this module is the only place pages get their
+Streamlit conventions from, so every page behaves the same way. A section of a
+lesson page reads like its outline::
+
+    v = page.controls(start=ui.Slider("Phrase starts at", 0, 100, 0), n=ui.Slider("Length", 2, 12, 5))
+    result = offsets_view(v.start, v.n)          # one posviz call, cached, figure included
+    ui.plot(result.fig); ui.check(result.verdict); page.mistake("absrel.mistake")
+
+where ``offsets_view`` is decorated with :func:`figure`, which passes the figure
+style and keys the cache on the lecture flag.
 """
 
 from __future__ import annotations
 
+import functools
+import math
 import re
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any, Callable
 
 import streamlit as st
 
 from posviz.figures import style_for
+from posviz.verdict import Verdict
 
 LESSON_DIR = Path(__file__).parent / "assets" / "lesson"
 PLOT_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["lasso2d", "select2d"]}
@@ -29,56 +43,162 @@ def lecture() -> bool:
 
 
 def cached(fn):
-    """Cache a pure page computation (posviz call + figure) per argument tuple.
+    """Cache a pure computation per argument tuple, handing back the same object on a hit.
 
-    cache_resource hands back the same objects instead of unpickling a copy
-    (~12 ms per plotly figure on every hit); nothing downstream mutates them.
+    cache_resource skips the pickle copy of cache_data (~12 ms per plotly figure
+    on every hit); nothing downstream mutates what it returns.
     """
     return st.cache_resource(show_spinner=False, max_entries=256)(fn)
 
 
-# -- widgets: every value lives in the URL, so a link reproduces the view ----
+def figure(fn: Callable) -> Callable:
+    """Cache ``fn(*args, style)`` per argument tuple *and* lecture flag; callers omit ``style``.
 
-def _bound(widget, key: str, remembered, /, *args, **kw):
-    """Create a widget bound to the URL and remember its default for "Reset this page"."""
-    st.session_state.setdefault("_defaults", {})[key] = remembered
-    return widget(*args, key=key, bind="query-params", **kw)
+    The figure style depends on lecture mode, so the flag must be part of the
+    cache key; passing it here keeps every page from threading it by hand.
+    """
+    @functools.wraps(fn)
+    def with_flag(*args, lecture_on: bool, **kw):
+        return fn(*args, style=style_for(lecture_on), **kw)
 
+    cached_fn = cached(with_flag)
 
-def slider(label: str, lo, hi, value, key: str, **kw):
-    return _bound(st.slider, key, value, label, lo, hi, value, **kw)
+    @functools.wraps(fn)
+    def call(*args, **kw):
+        return cached_fn(*args, lecture_on=lecture(), **kw)
 
-
-def select(label: str, options, key: str, index: int = 0, **kw):
-    return _bound(st.selectbox, key, list(options)[index], label, options, index=index, **kw)
-
-
-def radio(label: str, options, key: str, index: int = 0, **kw):
-    return _bound(st.radio, key, list(options)[index], label, options, index=index, horizontal=True, **kw)
-
-
-def multiselect(label: str, options, key: str, default=None, **kw):
-    default = list(options) if default is None else list(default)
-    return _bound(st.multiselect, key, default, label, options, default=default, **kw)
+    return call
 
 
-def toggle(label: str, key: str, value: bool = False, **kw):
-    return _bound(st.toggle, key, value, label, value=value, **kw)
+# -- controls: specs laid out by Page.controls, every value bound to the URL --
+
+@dataclass(frozen=True)
+class Control:
+    """What one widget is (its Streamlit function, default and arguments), not yet placed."""
+    make: Callable
+    default: Any
+    args: tuple
+    kwargs: dict = field(default_factory=dict)
+
+    def place(self, key: str):
+        """Create the widget under ``key``, bound to the URL, and remember its default for Reset."""
+        st.session_state.setdefault("_defaults", {})[key] = self.default
+        _drop_bad_url_value(key, self)
+        self._keep_in_range(key)
+        return self.make(*self.args, key=key, bind="query-params", **self.kwargs)
+
+    def _keep_in_range(self, key: str) -> None:
+        """A slider whose bounds follow another control (pair index ≤ d/2 − 1) keeps its value inside them.
+
+        Streamlit refuses a remembered value outside new bounds with an exception; pull it to the edge.
+        """
+        if self.make is not st.slider or key not in st.session_state:
+            return
+        lo, hi, value = self.args[1], self.args[2], st.session_state[key]
+        if isinstance(value, (int, float)) and not lo <= value <= hi:
+            st.session_state[key] = min(max(value, lo), hi)
 
 
-def text(label: str, key: str, value: str, **kw):
-    return _bound(st.text_input, key, value, label, value=value, **kw)
+def Slider(label: str, lo, hi, value, **kw) -> Control:  # noqa: N802  (reads as a widget type)
+    return Control(st.slider, value, (label, lo, hi, value), kw)
 
 
-def number(label: str, lo, hi, value, key: str, **kw):
-    return _bound(st.number_input, key, value, label, lo, hi, value, **kw)
+def Number(label: str, lo, hi, value, **kw) -> Control:  # noqa: N802
+    return Control(st.number_input, value, (label, lo, hi, value), kw)
 
 
-def reset_page(prefix: str) -> None:
-    """Put every widget of one page (keys ``prefix_*``) back to its default; the URL follows."""
-    for key, default in st.session_state.get("_defaults", {}).items():
-        if key.startswith(prefix + "_"):
-            st.session_state[key] = default
+def Select(label: str, options, index: int = 0, **kw) -> Control:  # noqa: N802
+    options = list(options)
+    return Control(st.selectbox, options[index], (label, options), {"index": index, **kw})
+
+
+def Radio(label: str, options, index: int = 0, **kw) -> Control:  # noqa: N802
+    options = list(options)
+    return Control(st.radio, options[index], (label, options), {"index": index, "horizontal": True, **kw})
+
+
+def Multi(label: str, options, default=None, **kw) -> Control:  # noqa: N802
+    options = list(options)
+    default = options if default is None else list(default)
+    return Control(st.multiselect, default, (label, options), {"default": default, **kw})
+
+
+def Toggle(label: str, value: bool = False, **kw) -> Control:  # noqa: N802
+    return Control(st.toggle, value, (label,), {"value": value, **kw})
+
+
+def Text(label: str, value: str, **kw) -> Control:  # noqa: N802
+    return Control(st.text_input, value, (label,), {"value": value, **kw})
+
+
+def _drop_bad_url_value(key: str, control: Control) -> None:
+    """A whole-number widget seeded from the URL with inf/nan stops Streamlit itself (``int(inf)``
+    raises OverflowError, which its URL seeding does not catch), and a reload keeps failing.
+
+    Before the widget first reads the URL, drop such a value from both the live and the
+    initial query parameters (Streamlit 1.67 keeps the initial ones apart for seeding), so
+    the widget starts at its default, and say so beside it. Decimal
+    inputs need nothing: Streamlit already resets them to the default.
+    """
+    if control.make is not st.number_input or not isinstance(control.default, int) or key in st.session_state:
+        return
+    raw = st.query_params.get(key)
+    if raw is None:
+        return
+    try:
+        ok = math.isfinite(float(raw))
+    except ValueError:
+        ok = True  # unparsable text: Streamlit itself ignores it
+    if ok:
+        return
+    from streamlit.runtime.state import get_session_state  # the query-params object behind st.query_params
+
+    with get_session_state().query_params() as qp:
+        qp._initial_query_params.pop(key, None)
+        qp.remove_param(key)
+    st.info(f"The link set `{key}` to {literal(raw[:40])}, which is not a finite number: "
+            f"it starts at its default instead.", icon=":material/link_off:")
+
+
+class Page:
+    """One lesson page: its widget-key prefix, its lesson text and the layout of its sections."""
+
+    def __init__(self, prefix: str, title: str):
+        self.prefix = prefix
+        st.title(title)
+
+    def controls(self, widths=None, **specs: Control) -> SimpleNamespace:
+        """Lay out one row of controls; each is bound to the URL as ``<prefix>_<name>``.
+
+        Returns their values by name (``v.seed``), in the order given.
+        """
+        cols = st.columns(widths or len(specs))
+        values = {}
+        for col, (name, spec) in zip(cols, specs.items()):
+            with col:
+                values[name] = spec.place(f"{self.prefix}_{name}")
+        return SimpleNamespace(**values)
+
+    def control(self, name: str, spec: Control):
+        """One control on its own line (or inside a container the caller opened)."""
+        return spec.place(f"{self.prefix}_{name}")
+
+    def prose(self, chunk: str) -> None:
+        """Lesson text for one part. In lecture mode it folds away so the live piece fills the screen."""
+        body = lesson(self.prefix)[chunk]
+        if lecture():
+            with st.expander("Notes for this part"):
+                st.markdown(body)
+        else:
+            st.markdown(body)
+
+    def section(self, title: str, chunk: str) -> None:
+        st.subheader(title, divider="gray")
+        self.prose(chunk)
+
+    def mistake(self, chunk: str) -> None:
+        """A common mistake, pointed out where it arises."""
+        st.warning(lesson(self.prefix)[chunk], icon=":material/warning:")
 
 
 # -- output -----------------------------------------------------------------
@@ -96,10 +216,21 @@ def guard(hint: str = ""):
         st.error(f"**Cannot show this: {err}.** {hint}".rstrip(), icon=":material/block:")
 
 
-def check(ok: bool, claim: str, detail: str) -> None:
-    """A live, computed verdict on a claim (green when it holds)."""
-    (st.success if ok else st.warning)(f"**{claim}**: {detail}",
-                                       icon=":material/check_circle:" if ok else ":material/error:")
+CHECK_ICONS = {True: ":material/check_circle:", False: ":material/error:"}
+
+
+def check(verdict: Verdict) -> None:
+    """A live verdict computed by posviz: green when the claim held on this run's numbers."""
+    box = st.success if verdict.ok else st.warning
+    box(f"**{verdict.claim}**: {verdict.detail}", icon=CHECK_ICONS[bool(verdict.ok)])
+
+
+def literal(text: str) -> str:
+    """User text as a Markdown code span: shown exactly as typed, never parsed as links or images."""
+    text = str(text).replace("\n", " ")
+    fence = "`" * (max((len(m) for m in re.findall(r"`+", text)), default=0) + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") or not text.strip() else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
 
 
 @lru_cache(maxsize=None)
@@ -110,26 +241,8 @@ def lesson(page: str) -> dict[str, str]:
     return {parts[i]: parts[i + 1].strip() for i in range(1, len(parts), 2)}
 
 
-def prose(page: str, chunk: str) -> None:
-    """Lesson text for one subsection. In lecture mode it folds away so the live piece fills the screen."""
-    body = lesson(page)[chunk]
-    if lecture():
-        with st.expander("Notes for this part"):
-            st.markdown(body)
-    else:
-        st.markdown(body)
-
-
-def mistake(page: str, chunk: str) -> None:
-    """A common mistake, pointed out where it arises."""
-    st.warning(lesson(page)[chunk], icon=":material/warning:")
-
-
-def section(title: str, page: str, chunk: str) -> None:
-    st.subheader(title, divider="gray")
-    prose(page, chunk)
-
-
-def style_for_flag(lecture_on: bool):
-    """Style for a cached function that received the lecture flag as an argument."""
-    return style_for(lecture_on)
+def reset_page(prefix: str) -> None:
+    """Put every widget of one page (keys ``prefix_*``) back to its default; the URL follows."""
+    for key, default in st.session_state.get("_defaults", {}).items():
+        if key.startswith(prefix + "_"):
+            st.session_state[key] = default

@@ -85,8 +85,9 @@ class WidgetCall:
 
 
 HIDDEN_CONTAINERS = {"expander", "popover", "tabs", "dialog"}
-# position of the key argument in ui.py's widget helpers
-KEY_POSITION = {"slider": 4, "select": 2, "radio": 2, "toggle": 1, "text": 1, "number": 4, "multiselect": 2}
+# ui.py's control specs, placed by page.controls(name=ui.Slider(...)) or page.control("name", ui.Slider(...))
+SPEC_KINDS = {"Slider": "slider", "Select": "select", "Radio": "radio", "Toggle": "toggle", "Text": "text",
+              "Number": "number", "Multi": "multiselect"}
 
 
 def _hidden_by(with_node: ast.With) -> bool:
@@ -99,8 +100,18 @@ def _hidden_by(with_node: ast.With) -> bool:
     return False
 
 
+def _ui_call(node, names) -> str | None:
+    """``ui.<name>(...)`` for a name in ``names``: the name, else None."""
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) \
+            and isinstance(node.func.value, ast.Name) and node.func.value.id == "ui" and node.func.attr in names:
+        return node.func.attr
+    return None
+
+
 def scan_widget_calls(page: PageRow) -> list[WidgetCall]:
-    """Widget calls like ``ui.slider("label", lo, hi, value, "key")`` with a literal key, in source order.
+    """Widgets with a literal key, in source order: ``page.controls(name=ui.Slider("label", lo, hi, value))``
+    and ``page.control("name", ui.Slider(...))`` (key ``<prefix>_name``). ``args`` are the widget's own
+    arguments, label first.
 
     Calls inside ``with st.expander(...)`` (and popovers, tabs, dialogs) are left out: the
     browser tests need widgets that are visible when the page opens.
@@ -114,18 +125,23 @@ def scan_widget_calls(page: PageRow) -> list[WidgetCall]:
         except Exception:
             return Ellipsis
 
+    def spec(call, key, where):
+        kind = SPEC_KINDS[_ui_call(call, SPEC_KINDS)]
+        found.append((where, WidgetCall(kind, key, tuple(lit(a) for a in call.args),
+                                        {k.arg: lit(k.value) for k in call.keywords if k.arg})))
+
     def visit(node, hidden: bool):
         if isinstance(node, ast.With) and _hidden_by(node):
             hidden = True
-        if (not hidden and isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
-                and isinstance(node.func.value, ast.Name) and node.func.value.id == "ui"
-                and node.func.attr in KEY_POSITION):
-            args = tuple(lit(a) for a in node.args)
-            kwargs = {k.arg: lit(k.value) for k in node.keywords if k.arg}
-            pos = KEY_POSITION[node.func.attr]
-            key = kwargs.get("key", args[pos] if len(args) > pos else None)
-            if isinstance(key, str):
-                found.append(((node.lineno, node.col_offset), WidgetCall(node.func.attr, key, args, kwargs)))
+        if not hidden and isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+            if node.func.attr == "controls":
+                for kw in node.keywords:
+                    if kw.arg and _ui_call(kw.value, SPEC_KINDS):
+                        spec(kw.value, f"{page.prefix}_{kw.arg}", (kw.value.lineno, kw.value.col_offset))
+            elif node.func.attr == "control" and len(node.args) == 2 and _ui_call(node.args[1], SPEC_KINDS):
+                name = lit(node.args[0])
+                if isinstance(name, str):
+                    spec(node.args[1], f"{page.prefix}_{name}", (node.lineno, node.col_offset))
         for child in ast.iter_child_nodes(node):
             visit(child, hidden)
 
@@ -139,9 +155,10 @@ def find_slider_param(pages: list[PageRow] = PAGES):
         if not page.path.exists():
             continue
         for c in scan_widget_calls(page):
-            if c.kind != "slider" or len(c.args) < 5:
+            if c.kind != "slider" or len(c.args) < 4:
                 continue
-            _, lo, hi, value, key = c.args[:5]
+            _, lo, hi, value = c.args[:4]
+            key = c.key
             if all(isinstance(v, int) and not isinstance(v, bool) for v in (lo, hi, value)) and hi - lo >= 3 \
                     and "step" not in c.kwargs:
                 new = value + max(1, (hi - lo) // 7) if value + max(1, (hi - lo) // 7) <= hi else lo + 1
@@ -241,14 +258,19 @@ class Server:
 
 @contextlib.contextmanager
 def streamlit_server(timeout: float = 60.0, extra_args: tuple[str, ...] = (), log_dir: Path | None = None,
-                     env: dict | None = None) -> Iterator[Server]:
-    """Start ``streamlit run app.py`` on a free port with this interpreter; stop it afterwards."""
-    port = free_port()
+                     env: dict | None = None, launcher: str = "serve", port: int | None = None) -> Iterator[Server]:
+    """Start the app on a free loopback port with this interpreter; stop it afterwards.
+
+    ``launcher="serve"`` starts it the way ``make app`` and the class deployment do (``serve.py``:
+    TCP_NODELAY, imports before the first session); ``"streamlit"`` is plain ``streamlit run app.py``.
+    """
+    port = port or free_port()
     log_dir = Path(log_dir or os.environ.get("TMPDIR", "/tmp"))
     log_path = log_dir / f"posviz-streamlit-{port}.log"
-    cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless=true",
-           "--server.address=127.0.0.1", f"--server.port={port}", "--browser.gatherUsageStats=false",
-           *extra_args]
+    start = {"serve": [sys.executable, "serve.py"],
+             "streamlit": [sys.executable, "-m", "streamlit", "run", "app.py"]}[launcher]
+    cmd = [*start, "--server.headless=true", "--server.address=127.0.0.1", f"--server.port={port}",
+           "--browser.gatherUsageStats=false", *extra_args]
     with open(log_path, "wb") as log:
         started = time.perf_counter()
         proc = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
@@ -295,3 +317,56 @@ def wait_idle(page, timeout_ms: float = 60_000) -> None:
 
 def launch_chromium(pw):
     return pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+
+
+# -- computed verdicts (ui.check) ---------------------------------------------------
+
+CHECK_ICONS = {":material/check_circle:": True, ":material/error:": False}  # ui.CHECK_ICONS, inverted
+
+
+def verdicts(at) -> list[tuple[bool, str]]:
+    """Every ``ui.check`` box in page order, as (green?, claim): success/warning alerts with a check icon.
+
+    Mistake boxes (warning icon) and guard errors (block icon) are not verdicts and are left out.
+    """
+    out = []
+    for node in at.main:
+        icon = getattr(getattr(node, "proto", None), "icon", None)
+        if getattr(node, "type", None) in ("success", "warning") and icon in CHECK_ICONS:
+            body = node.value
+            claim = body.split("**")[1] if body.startswith("**") else body
+            out.append((CHECK_ICONS[icon], claim))
+    return out
+
+
+def open_app_page(prefix: str, *, query: dict | None = None, state: dict | None = None, lecture: bool = False,
+                  timeout: float = 60):
+    """An AppTest of the router with the page of ``prefix`` open; fails on any exception.
+
+    ``state`` presets widget values by key (as a moved widget would); ``query`` sets URL parameters.
+    """
+    from streamlit.testing.v1 import AppTest
+
+    page = next(p for p in PAGES if p.prefix == prefix)
+    at = AppTest.from_file(str(APP), default_timeout=timeout)
+    if lecture:
+        at.session_state["lecture"] = True
+    if query:
+        at.query_params.update(query)
+    for key, value in (state or {}).items():
+        at.session_state[key] = value
+    at.run()
+    if page != default_page():
+        at.switch_page(page.file).run()
+    assert not at.exception, "\n".join(e.message for e in at.exception)
+    return at
+
+
+def assert_verdicts(at, expected: list[tuple[bool, str]]) -> None:
+    """The page shows exactly these verdicts, in order: (green?, a phrase from its claim)."""
+    got = verdicts(at)
+    assert len(got) == len(expected), f"expected {len(expected)} verdicts, the page shows {len(got)}: {got}"
+    for (ok, claim), (want_ok, phrase) in zip(got, expected):
+        assert phrase in claim, f"verdict {claim!r} does not say {phrase!r}"
+        assert ok == want_ok, f"verdict {claim!r} is {'green' if ok else 'red'}, expected " \
+                              f"{'green' if want_ok else 'red'}"
