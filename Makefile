@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.posviz-stamp
 REQS   := requirements.txt requirements-dev.txt requirements-models.txt
 PYTEST_ARGS ?=
 
-.PHONY: venv app test test-unit test-pages test-browser chromium bench clean-venv
+.PHONY: venv app test test-unit test-isa test-pages test-browser chromium bench clean-venv
 
 venv: $(STAMP)
 
@@ -20,7 +20,24 @@ $(STAMP): $(REQS)
 	touch $(STAMP)
 
 app: venv
-	$(VENV)/bin/streamlit run app.py
+	$(PY) serve.py
+
+# A class: WORKERS app processes behind nginx (sticky sessions, websockets) on PORT.
+WORKERS ?= 2
+PORT ?= 8080
+LISTEN ?= 127.0.0.1
+class: venv nginx
+	$(PY) deploy/class_server.py --workers $(WORKERS) --port $(PORT) --listen $(LISTEN)
+
+# Debian's nginx for the class deployment and its test (as root; otherwise it must be there already).
+nginx:
+	@if [ ! -x /usr/sbin/nginx ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nginx-light; \
+	  else \
+	    echo "warning: /usr/sbin/nginx is missing and we are not root: the class deployment cannot start" >&2; \
+	  fi; \
+	fi
 
 # Debian Chromium for the browser tests (never `playwright install`). Only root can apt-get;
 # otherwise the browser tests skip, or fail when POSVIZ_REQUIRE_BROWSER=1.
@@ -34,12 +51,18 @@ chromium:
 	fi
 
 # pytest exit code 5 means no test was collected: that is a failure too.
-test: venv chromium
+test: venv chromium nginx
 	@rc=0; $(PY) -m pytest -q --durations=15 $(PYTEST_ARGS) || rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests" >&2; exit 1; fi; exit $$rc
 
 test-unit: venv
 	$(PY) -m pytest -q -m "not pages and not browser" $(PYTEST_ARGS)
+
+# The unit tests once per torch CPU kernel set: `default` (scalar) and `avx2` change the vector
+# code behind log/exp/sin, so a test that only holds for one CPU's float32 rounding fails here.
+test-isa: venv
+	ATEN_CPU_CAPABILITY=default $(PY) -m pytest -q -m "not pages and not browser and not load" $(PYTEST_ARGS)
+	ATEN_CPU_CAPABILITY=avx2 $(PY) -m pytest -q -m "not pages and not browser and not load" $(PYTEST_ARGS)
 
 test-pages: venv
 	$(PY) -m pytest -q -m pages $(PYTEST_ARGS)
@@ -51,6 +74,9 @@ bench: venv chromium
 	$(PY) benchmarks/bench_payload.py
 	$(PY) benchmarks/bench_widgets.py
 	$(PY) benchmarks/bench_cold_start.py
+
+load: venv nginx
+	$(PY) benchmarks/load_test.py --sessions 10,25,50 --seconds 40
 
 clean-venv:
 	rm -rf $(VENV)

@@ -8,12 +8,35 @@ only then runs this router. No pages/ folder, no legacy mode.
 
 import streamlit as st
 
-import ui
-from posviz import backend
+import warmup
+
+
+@st.cache_resource(show_spinner="Starting posviz (first visit after a restart)…")
+def _warm() -> float:
+    """Every session waits here until torch, plotly, pandas and posviz are fully imported (warmup.py),
+    so no two sessions race on a half-imported module. Nothing heavy is imported above this line."""
+    return warmup.import_heavy()
+
+
+_warm()
+
+import ui  # noqa: E402  (after the warm-up, on purpose)
+from posviz import backend  # noqa: E402
+
+
+@st.cache_resource(show_spinner=False)
+def _tune_threads() -> int:
+    """Once per process: torch threads for a server (``backend.tune_threads``), not on import of posviz."""
+    return backend.tune_threads()
+
+
+_tune_threads()
 
 # (file, title, icon, url_path, widget-key prefix); the default page lives at "/"
 PAGES = {
-    "Start": [("lessons/home.py", "Welcome", ":material/school:", "", "home")],
+    "Start": [("lessons/home.py", "Welcome", ":material/school:", "", "home"),
+              ("lessons/errata.py", "Corrections to common sources", ":material/fact_check:", "corrections",
+               "errata")],
     "Foundations": [
         ("lessons/s1_why_position.py", "1 · Why position", ":material/shuffle:", "why-position", "s1"),
         ("lessons/s2_definitions.py", "2 · Formal definitions", ":material/function:", "definitions", "s2"),
@@ -57,9 +80,8 @@ for group, rows in PAGES.items():
 current = st.navigation(nav, position="top" if ui.lecture() else "sidebar")
 
 with st.sidebar:
-    ui.toggle("Lecture mode", key="lecture",
-              help="Large type, high contrast, colour-blind-safe figures sized for a 1280×720 projector; "
-                   "lesson text folds away.")
+    ui.Toggle("Lecture mode", help="Large type, high contrast, colour-blind-safe figures sized for a "
+              "1280×720 projector; lesson text folds away.").place("lecture")
     st.caption(f"Computing on **{backend.describe()}**")
     st.button("Reset this page", icon=":material/restart_alt:", on_click=ui.reset_page,
               args=(prefix_of.get(current.url_path, "home"),), help="Put every widget on this page back "

@@ -1,0 +1,120 @@
+"""What a learner waits for: key press on a slider → the figure redrawn, in headless Chromium.
+
+For every lesson page (a fresh tab on one warm server, 1280×720, like a student's laptop or
+the projector), each visible slider in turn gets focus, and ArrowRight/ArrowLeft are pressed
+alternately (a new value, then back to a cached one). In the page, a keydown listener stamps
+``performance.now()``; a MutationObserver on every ``.js-plotly-plot`` stamps the first change
+after it. The latency of one press is the difference: server time, the websocket, the
+delta's decoding and plotly's redraw are all inside it, as the user feels it.
+
+    .venv/bin/python benchmarks/bench_browser_latency.py [--pages s1,s3] [--presses 6] [--json out.json]
+
+Target (issue 7): median ≤ 120 ms and p90 ≤ 200 ms on every page, idle machine, default sizes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path[:0] = [str(HERE), str(HERE.parent / "tests")]
+
+import apptools  # noqa: E402
+
+INSTALL = """
+() => {
+  window.__pv = {press: null, figure: null};
+  document.addEventListener('keydown', () => { window.__pv.press = performance.now(); window.__pv.figure = null; },
+                            true);
+  new MutationObserver((muts) => {
+    if (window.__pv.press === null || window.__pv.figure !== null) return;
+    if (muts.some(m => m.target.closest && m.target.closest('.js-plotly-plot')))
+      window.__pv.figure = performance.now();
+  }).observe(document.body, {subtree: true, childList: true, attributes: true});
+}
+"""
+
+
+def pct(v: list[float], q: float) -> float:
+    s = sorted(v)
+    return s[min(len(s) - 1, int(round(q * (len(s) - 1))))] if s else float("nan")
+
+
+def press_and_time(pg, slider, key: str, timeout_s: float = 10.0) -> float | None:
+    slider.press(key)
+    t_end = time.perf_counter() + timeout_s
+    while time.perf_counter() < t_end:
+        v = pg.evaluate("() => [window.__pv.press, window.__pv.figure]")
+        if v[0] is not None and v[1] is not None:
+            apptools.wait_idle(pg, 60_000)
+            return v[1] - v[0]
+        time.sleep(0.005)
+    apptools.wait_idle(pg, 60_000)
+    return None
+
+
+def bench_page(ctx, url: str, page: apptools.PageRow, presses: int, max_sliders: int) -> dict:
+    pg = ctx.new_page()
+    pg.goto(f"{url}/{page.url_path}")
+    apptools.wait_idle(pg, 120_000)
+    pg.wait_for_selector(".js-plotly-plot", timeout=60_000)
+    time.sleep(1.0)
+    pg.evaluate(INSTALL)
+    keys = [c.key for c in apptools.scan_widget_calls(page) if c.kind == "slider"][:max_sliders]
+    times, missed = [], []
+    for key in keys:
+        slider = pg.locator(f".st-key-{key} input[type=range]").first
+        if not slider.count():
+            continue
+        slider.scroll_into_view_if_needed()
+        slider.focus()
+        at_max = slider.input_value() == slider.get_attribute("max")
+        for i in range(presses):
+            direction = ("ArrowLeft", "ArrowRight") if at_max else ("ArrowRight", "ArrowLeft")
+            dt = press_and_time(pg, slider, direction[i % 2])
+            (times.append(dt) if dt is not None else missed.append(key))
+    pg.close()
+    return {"page": page.prefix, "sliders": len(keys), "presses": len(times), "no_figure_change": missed,
+            "median_ms": statistics.median(times) if times else float("nan"), "p90_ms": pct(times, 0.9),
+            "max_ms": max(times, default=float("nan")), "times_ms": times}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--pages", help="comma-separated prefixes (default: every lesson page)")
+    ap.add_argument("--presses", type=int, default=6, help="presses per slider")
+    ap.add_argument("--sliders", type=int, default=4, help="sliders per page, in page order")
+    ap.add_argument("--launcher", default="serve", choices=["serve", "streamlit"])
+    ap.add_argument("--json", type=Path)
+    a = ap.parse_args()
+    from playwright.sync_api import sync_playwright
+
+    pages = [p for p in apptools.PAGES if p.prefix != "home" and (not a.pages or p.prefix in a.pages.split(","))]
+    rows = []
+    with apptools.streamlit_server(launcher=a.launcher, timeout=120) as server, sync_playwright() as pw:
+        browser = apptools.launch_chromium(pw)
+        ctx = browser.new_context(viewport={"width": 1280, "height": 720})
+        for page in pages:
+            r = bench_page(ctx, server.url, page, a.presses, a.sliders)
+            rows.append(r)
+            print(f"{page.prefix:5s} {r['presses']:3d} presses: median {r['median_ms']:.0f} ms, p90 "
+                  f"{r['p90_ms']:.0f} ms, max {r['max_ms']:.0f} ms"
+                  + (f"; no figure change after {sorted(set(r['no_figure_change']))}" if r["no_figure_change"] else ""),
+                  flush=True)
+        browser.close()
+    every = [t for r in rows for t in r["times_ms"]]
+    print(f"all   {len(every):3d} presses: median {statistics.median(every):.0f} ms, p90 {pct(every, 0.9):.0f} ms "
+          f"({a.launcher}, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f})")
+    if a.json:
+        a.json.write_text(json.dumps(rows, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,197 @@
+"""Serve posviz to a class: several app processes behind nginx, with sticky sessions and websockets.
+
+One Streamlit process is one Python interpreter: its script runs share one GIL, so
+one process uses about one core however many students connect. This starts
+``--workers`` processes (``serve.py``, each on its own loopback port) and one
+nginx in front that
+
+- passes websockets through (``Upgrade``/``Connection`` headers, HTTP/1.1, long read timeout);
+- keeps each browser on one worker: a cookie (``posviz_sticky``) set on the first
+  response, hashed consistently to a worker (nginx's open-source ``hash``; the first
+  request is hashed on its request id, and the cookie carries that id afterwards);
+- sets TCP_NODELAY and no proxy buffering, so small protocol messages are not held.
+
+    python deploy/class_server.py --workers 2 --port 8080          # make class
+    python deploy/class_server.py --workers 2 --port 8080 --listen 0.0.0.0   # reachable by the room
+
+Everything it writes (nginx config, logs, pid files) lives in a temporary folder;
+Ctrl-C or SIGTERM stops nginx and every worker. TLS belongs in front of it (or add
+``ssl_certificate`` lines to the generated config).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
+
+CONFIG = """\
+worker_processes 1;
+pid {run}/nginx.pid;
+error_log {run}/error.log warn;
+events {{ worker_connections 4096; }}
+http {{
+    access_log off;
+    client_body_temp_path {run}/body;
+    proxy_temp_path {run}/proxy;
+    fastcgi_temp_path {run}/fastcgi;
+    uwsgi_temp_path {run}/uwsgi;
+    scgi_temp_path {run}/scgi;
+    tcp_nodelay on;
+
+    map $http_upgrade $connection_upgrade {{ default upgrade; "" close; }}
+    # sticky key: the browser's cookie, or this first request's id (which becomes its cookie)
+    map $cookie_posviz_sticky $posviz_sticky {{ "" $request_id; default $cookie_posviz_sticky; }}
+
+    upstream posviz {{
+        hash $posviz_sticky consistent;
+{servers}
+    }}
+
+    server {{
+        listen {listen}:{port};
+        location / {{
+            proxy_pass http://posviz;
+            proxy_http_version 1.1;
+            proxy_set_header Upgrade $http_upgrade;
+            proxy_set_header Connection $connection_upgrade;
+            proxy_set_header Host $http_host;
+            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+            proxy_read_timeout 1d;
+            proxy_send_timeout 1d;
+            proxy_buffering off;
+            add_header Set-Cookie "posviz_sticky=$posviz_sticky; Path=/; HttpOnly; SameSite=Lax" always;
+            add_header X-Posviz-Worker $upstream_addr always;
+        }}
+    }}
+}}
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_healthy(url: str, deadline: float, proc: subprocess.Popen | None = None) -> None:
+    while True:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"process for {url} exited with {proc.returncode}")
+        with contextlib.suppress(OSError):
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
+                if r.status == 200:
+                    return
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{url} not healthy in time")
+        time.sleep(0.1)
+
+
+@dataclass
+class ClassServer:
+    """A running deployment: its public URL, the workers' URLs and processes, nginx's process."""
+    url: str
+    worker_urls: list[str]
+    workers: list[subprocess.Popen]
+    nginx: subprocess.Popen
+    run_dir: Path
+    logs: list[Path] = field(default_factory=list)
+
+    @property
+    def pids(self) -> list[int]:
+        return [p.pid for p in self.workers]
+
+    def stop(self) -> None:
+        procs = [self.nginx, *self.workers]
+        for p in procs:
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+        for p in procs:
+            try:
+                p.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+
+
+def start(workers: int = 2, port: int = 8080, listen: str = "127.0.0.1", run_dir: Path | None = None,
+          python: str = sys.executable, timeout: float = 180, extra_args: tuple[str, ...] = ()) -> ClassServer:
+    """Start the workers and nginx; return once the proxy answers the health check."""
+    if not 1 <= workers <= 64:
+        raise ValueError(f"workers must be between 1 and 64, got {workers}")
+    if not Path(NGINX).exists():
+        raise RuntimeError("nginx is not installed: `apt-get install nginx-light` (make class does it as root)")
+    run = Path(run_dir or tempfile.mkdtemp(prefix="posviz-class-"))
+    run.mkdir(parents=True, exist_ok=True)
+    ports = [free_port() for _ in range(workers)]
+    secret = secrets.token_hex(16)  # one cookie secret for every worker
+    procs, logs = [], []
+    deadline = time.monotonic() + timeout
+    try:
+        for p in ports:
+            log = run / f"worker-{p}.log"
+            logs.append(log)
+            cmd = [python, str(ROOT / "serve.py"), "--server.headless=true", "--server.address=127.0.0.1",
+                   f"--server.port={p}", "--browser.gatherUsageStats=false", *extra_args]
+            env = {**os.environ, "STREAMLIT_SERVER_COOKIE_SECRET": secret}
+            with open(log, "wb") as fh:
+                procs.append(subprocess.Popen(cmd, cwd=ROOT, stdout=fh, stderr=subprocess.STDOUT, env=env))
+        servers = "\n".join(f"        server 127.0.0.1:{p} max_fails=0;" for p in ports)
+        (run / "nginx.conf").write_text(CONFIG.format(run=run, servers=servers, listen=listen, port=port))
+        for proc, p in zip(procs, ports):
+            wait_healthy(f"http://127.0.0.1:{p}", deadline, proc)
+        nginx = subprocess.Popen([NGINX, "-p", str(run), "-c", str(run / "nginx.conf"), "-g", "daemon off;"],
+                                 stdout=subprocess.DEVNULL, stderr=open(run / "nginx.stderr", "wb"))
+        server = ClassServer(f"http://127.0.0.1:{port}", [f"http://127.0.0.1:{p}" for p in ports], procs, nginx,
+                             run, logs)
+        try:
+            wait_healthy(server.url, deadline, nginx)
+        except Exception:
+            server.stop()
+            raise RuntimeError("nginx did not start: " + (run / "nginx.stderr").read_text(errors="replace")
+                               + (run / "error.log").read_text(errors="replace") if (run / "error.log").exists()
+                               else "") from None
+        return server
+    except BaseException:
+        for proc in procs:
+            proc.kill()
+        raise
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--workers", type=int, default=max(1, os.cpu_count() or 1))
+    ap.add_argument("--port", type=int, default=8080)
+    ap.add_argument("--listen", default="127.0.0.1", help="address nginx listens on (0.0.0.0 for the room)")
+    a = ap.parse_args()
+    server = start(a.workers, a.port, a.listen)
+    print(f"posviz class server: {a.workers} workers behind nginx at http://{a.listen}:{a.port} "
+          f"(files in {server.run_dir}); Ctrl-C stops it", flush=True)
+    stopping = []
+    signal.signal(signal.SIGTERM, lambda *_: stopping.append(1))
+    try:
+        while not stopping and all(p.poll() is None for p in [server.nginx, *server.workers]):
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
+        shutil.rmtree(server.run_dir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

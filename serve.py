@@ -1,0 +1,51 @@
+"""Start the posviz server: ``python serve.py [streamlit run options]`` (``make app`` does this).
+
+Three things plain ``streamlit run app.py`` does not do:
+
+- TCP_NODELAY on every connection. asyncio sets it only on sockets whose
+  ``proto`` is IPPROTO_TCP, and Streamlit's listening socket is created with
+  proto 0, so accepted sockets keep Nagle's algorithm: after a run's first small
+  message the next waits for the browser's delayed ACK (~40 ms per change).
+- Heavy imports started at once, in a thread, before the first session needs them (see ``warmup.py``).
+- One torch thread per op for the whole server (``POSVIZ_TORCH_THREADS``), set
+  here and not on import of posviz, which may live in someone's notebook.
+"""
+
+from __future__ import annotations
+
+import asyncio.base_events
+import socket
+import sys
+from pathlib import Path
+
+APP = Path(__file__).resolve().parent / "app.py"
+
+
+def _set_nodelay(sock: socket.socket) -> None:
+    if sock.family in (socket.AF_INET, socket.AF_INET6) and sock.type == socket.SOCK_STREAM:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+
+def main(argv: list[str]) -> None:
+    asyncio.base_events._set_nodelay = _set_nodelay  # looked up at call time by asyncio's transports
+    import threading
+
+    import warmup
+
+    def warm():
+        from posviz import backend
+
+        backend.tune_threads()
+        print(f"posviz: heavy imports done in {warmup.import_heavy():.1f} s", flush=True)
+
+    # imports run while the server starts and the first browser fetches the JavaScript bundle;
+    # app.py waits for them before its first import of anything heavy
+    threading.Thread(target=warm, name="posviz-warmup", daemon=True).start()
+    from streamlit.web import cli
+
+    sys.argv = ["streamlit", "run", str(APP), *argv]
+    cli.main(prog_name="streamlit")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
