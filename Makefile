@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.posviz-stamp
 REQS   := requirements.txt requirements-dev.txt requirements-models.txt
 PYTEST_ARGS ?=
 
-.PHONY: venv app test test-unit test-isa test-pages test-browser chromium bench clean-venv
+.PHONY: venv app class nginx test test-unit test-isa test-pages test-browser test-load chromium bench load clean-venv
 
 venv: $(STAMP)
 
@@ -56,7 +56,7 @@ test: venv chromium nginx
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests" >&2; exit 1; fi; exit $$rc
 
 test-unit: venv
-	$(PY) -m pytest -q -m "not pages and not browser" $(PYTEST_ARGS)
+	$(PY) -m pytest -q -m "not pages and not browser and not load" $(PYTEST_ARGS)
 
 # The unit tests once per torch CPU kernel set: `default` (scalar) and `avx2` change the vector
 # code behind log/exp/sin, so a test that only holds for one CPU's float32 rounding fails here.
@@ -70,13 +70,19 @@ test-pages: venv
 test-browser: venv chromium
 	$(PY) -m pytest -q -m browser $(PYTEST_ARGS)
 
+test-load: venv nginx
+	$(PY) -m pytest -q -m load $(PYTEST_ARGS)
+
 bench: venv chromium
 	$(PY) benchmarks/bench_payload.py
 	$(PY) benchmarks/bench_widgets.py
 	$(PY) benchmarks/bench_cold_start.py
+	$(PY) benchmarks/bench_browser_latency.py
 
 load: venv nginx
-	$(PY) benchmarks/load_test.py --sessions 10,25,50 --seconds 40
+	$(PY) benchmarks/load_test.py --sessions 10,25,50 --seconds 30
+	$(PY) benchmarks/load_test.py --workers 2 --sessions 10,25,50 --seconds 30
+
 
 clean-venv:
 	rm -rf $(VENV)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio.base_events
 import socket
 import sys
+import time
 from pathlib import Path
 
 APP = Path(__file__).resolve().parent / "app.py"
@@ -26,6 +27,25 @@ def _set_nodelay(sock: socket.socket) -> None:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
+def _port(argv: list[str]) -> int:
+    for i, arg in enumerate(argv):
+        if arg.startswith("--server.port="):
+            return int(arg.split("=", 1)[1])
+        if arg == "--server.port" and i + 1 < len(argv):
+            return int(argv[i + 1])
+    return 8501
+
+
+def _wait_listening(port: int, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.05)
+
+
 def main(argv: list[str]) -> None:
     asyncio.base_events._set_nodelay = _set_nodelay  # looked up at call time by asyncio's transports
     import threading
@@ -33,13 +53,14 @@ def main(argv: list[str]) -> None:
     import warmup
 
     def warm():
+        _wait_listening(_port(argv))  # importing while Streamlit boots would slow its start (one GIL)
         from posviz import backend
 
         backend.tune_threads()
         print(f"posviz: heavy imports done in {warmup.import_heavy():.1f} s", flush=True)
 
-    # imports run while the server starts and the first browser fetches the JavaScript bundle;
-    # app.py waits for them before its first import of anything heavy
+    # imports run once the server listens, while the first browser fetches the JavaScript bundle;
+    # app.py waits for them (or does them itself) before its first import of anything heavy
     threading.Thread(target=warm, name="posviz-warmup", daemon=True).start()
     from streamlit.web import cli
 

@@ -95,7 +95,8 @@ def main() -> int:
     a = ap.parse_args()
     from playwright.sync_api import sync_playwright
 
-    pages = [p for p in apptools.PAGES if p.prefix != "home" and (not a.pages or p.prefix in a.pages.split(","))]
+    pages = [p for p in apptools.PAGES if apptools.page_has_figures(p)
+             and (not a.pages or p.prefix in a.pages.split(","))]
     rows = []
     with apptools.streamlit_server(launcher=a.launcher, timeout=120) as server, sync_playwright() as pw:
         browser = apptools.launch_chromium(pw)

@@ -9,6 +9,7 @@ counted and kept. Only loopback servers are used: a fresh one started here, or
 ``--url`` pointing at one the caller started (e.g. the class deployment's proxy).
 
     .venv/bin/python benchmarks/load_test.py --sessions 25 --seconds 40 [--launcher serve|streamlit]
+    .venv/bin/python benchmarks/load_test.py --workers 2 --sessions 10,25,50   # the class deployment
     .venv/bin/python benchmarks/load_test.py --url http://127.0.0.1:8080 --sessions 50
 
 Prints a summary line per run and, with ``--json``, writes the numbers.
@@ -140,6 +141,8 @@ def main() -> None:
     ap.add_argument("--pages", help="comma-separated prefixes (default: every lesson page)")
     ap.add_argument("--launcher", default="serve", choices=["serve", "streamlit"])
     ap.add_argument("--url", help="use a running loopback server (e.g. the class proxy) instead of a fresh one")
+    ap.add_argument("--workers", type=int, default=0,
+                    help="start the class deployment (deploy/class_server.py: N workers behind nginx) fresh per count")
     ap.add_argument("--pids", default="", help="with --url: server pids whose memory to sample")
     ap.add_argument("--json", type=Path)
     a = ap.parse_args()
@@ -148,10 +151,19 @@ def main() -> None:
     for n in [int(x) for x in a.sessions.split(",")]:
         if a.url:
             r = asyncio.run(load(a.url, n, a.seconds, a.rate, pages, [int(p) for p in a.pids.split(",") if p]))
+        elif a.workers:
+            sys.path.insert(0, str(HERE.parent / "deploy"))
+            import class_server
+
+            server = class_server.start(a.workers, apptools.free_port())
+            try:
+                r = asyncio.run(load(server.url, n, a.seconds, a.rate, pages, server.pids))
+            finally:
+                server.stop()
         else:
             with apptools.streamlit_server(launcher=a.launcher, timeout=120) as server:  # fresh per count
                 r = asyncio.run(load(server.url, n, a.seconds, a.rate, pages, [server.proc.pid]))
-        r["launcher"] = "url" if a.url else a.launcher
+        r["launcher"] = "url" if a.url else f"{a.workers} workers + nginx" if a.workers else a.launcher
         print(summary(r), flush=True)
         for e in (r["exceptions"] + r["failures"])[:10]:
             print("   ", e[:300])
