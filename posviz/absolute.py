@@ -75,22 +75,8 @@ def _check_table(name: str, table, min_rows: int = 1, max_rows: int | None = Non
 
 
 def _as_numbers(name: str, value, device) -> torch.Tensor:
-    """Real numbers (a number, list, array or tensor; integer or float, not bool or complex) as a tensor
-    of at most ``backend.MAX_NUMEL`` elements on ``device``; its dtype is kept. May be empty."""
-    if value is None or isinstance(value, (str, bytes, bool)):
-        raise ValueError(f"{name} must be a number or a list/tensor of numbers, got {type(value).__name__} "
-                         f"{value!r:.40}")
-    try:
-        t = torch.as_tensor(value, device=device)
-    except Exception:  # noqa: BLE001 - ragged lists, strings inside, objects: not numbers
-        raise ValueError(f"{name} must be a number or a list/tensor of numbers, got {type(value).__name__} "
-                         f"{value!r:.40}") from None
-    if t.dtype == torch.bool or t.is_complex() or not (t.is_floating_point() or t.dtype in (
-            torch.int8, torch.uint8, torch.int16, torch.int32, torch.int64)):
-        raise ValueError(f"{name} must hold real numbers (integers or floats), got dtype {t.dtype}")
-    if t.numel() > backend.MAX_NUMEL:
-        raise ValueError(f"{name} must have at most {backend.MAX_NUMEL} elements, got {t.numel()}")
-    return t
+    """Real numbers as a tensor on ``device`` (dtype kept, may be empty): ``backend.real_numbers``."""
+    return backend.real_numbers(name, value, device=device)
 
 
 def _positions(positions, device) -> torch.Tensor:

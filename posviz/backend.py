@@ -316,3 +316,30 @@ def check_finite(name: str, value, what: str = "the result"):
     if bad:
         raise ValueError(f"{name} is too large or too small: {what} is not finite (nan or inf)")
     return value
+
+
+def real_numbers(name: str, value, *, device=None, max_numel: int = MAX_NUMEL) -> torch.Tensor:
+    """Real numbers (a number, list, array or tensor; integers or floats, not bool, complex or text) as a
+    tensor on ``device``, its dtype kept; at most ``max_numel`` elements, possibly empty.
+
+    The one conversion for arguments such as positions or offsets that may arrive as plain Python
+    values: anything else is a ValueError naming the argument instead of torch's TypeError.
+    """
+    if not isinstance(name, str):
+        raise ValueError(f"name must be the argument's name (a string), got {type(name).__name__}")
+    max_numel = check_int("max_numel", max_numel, 1, 1 << 40)
+    if value is None or isinstance(value, (str, bytes, bool, np.bool_)):
+        raise ValueError(f"{name} must be a number or a list/tensor of numbers, got {type(value).__name__} "
+                         f"{value!r:.40}")
+    try:
+        t = torch.as_tensor(value, device=globals()["device"](device) if device is not None else None)
+    except Exception:  # noqa: BLE001 - ragged lists, strings inside, objects: not numbers
+        raise ValueError(f"{name} must be a number or a list/tensor of numbers, got {type(value).__name__} "
+                         f"{value!r:.40}") from None
+    if t.dtype == torch.bool or t.is_complex() or not (t.is_floating_point() or t.dtype in (
+            torch.int8, torch.uint8, torch.int16, torch.int32, torch.int64)):
+        raise ValueError(f"{name} must hold real numbers (integers or floats), got dtype {t.dtype}")
+    if t.numel() > max_numel:
+        raise ValueError(f"{name} must have at most {max_numel} elements, got {t.numel()}")
+    return t
+

@@ -45,18 +45,10 @@ def _check_count(names: str, count: int, limit: int, what: str) -> None:
 
 
 def _as_tensor(name: str, value, device=None) -> torch.Tensor:
-    """A tensor, or a number / nested list of numbers made into one; bool and complex are refused."""
-    try:
-        t = value if isinstance(value, torch.Tensor) else torch.as_tensor(value, device=device)
-    except Exception:  # noqa: BLE001 - strings, None, ragged lists, objects: not numbers
-        raise ValueError(f"{name} must be a tensor or (nested) list of numbers, got "
-                         f"{type(value).__name__} {value!r:.40}") from None
-    if t.dtype == torch.bool or t.is_complex():
-        raise ValueError(f"{name} must hold real numbers, got dtype {t.dtype}")
+    """A tensor, or a number / nested list of numbers made into one (``backend.real_numbers``), non-empty."""
+    t = backend.real_numbers(name, value, device=None if isinstance(value, torch.Tensor) else device)
     if t.numel() == 0:
         raise ValueError(f"{name} must not be empty, got shape {tuple(t.shape)}")
-    if t.numel() > backend.MAX_NUMEL:
-        raise ValueError(f"{name} must have at most {backend.MAX_NUMEL} elements, got {t.numel()}")
     return t
 
 

@@ -315,21 +315,9 @@ def _as_inv_freq(freq, name: str = "inv_freq") -> torch.Tensor:
 
 def _reals64(name: str, value, device) -> torch.Tensor:
     """Finite real numbers (a number, a list, an array or a tensor) as a non-empty float64 tensor on ``device``."""
-    bad = value is None or isinstance(value, (bool, np.bool_, str, bytes)) or (
-        isinstance(value, torch.Tensor) and (value.dtype == torch.bool or value.is_complex()))
-    t = None
-    if not bad:
-        try:
-            t = torch.as_tensor(value, dtype=torch.float64, device=device)
-        except (TypeError, ValueError, RuntimeError, OverflowError):
-            t = None
-    if t is None:
-        raise ValueError(f"{name} must be real numbers (a number, a list, an array or a tensor), "
-                         f"got {type(value).__name__} {value!r:.40}")
+    t = backend.real_numbers(name, value, device=device, max_numel=MAX_CELLS).to(torch.float64)
     if t.numel() == 0:
         raise ValueError(f"{name} must not be empty, got shape {tuple(t.shape)}")
-    if t.numel() > MAX_CELLS:
-        raise ValueError(f"{name} must have at most {MAX_CELLS} entries, got {t.numel()}")
     if not bool(torch.isfinite(t).all()):
         raise ValueError(f"{name} must be finite numbers (no nan or inf)")
     return t

@@ -19,6 +19,7 @@ EXAMPLES = {
                                                         "max_numel": 64}),
     "backend.describe": (("cpu",), {}),
     "backend.device": (("cpu",), {}),
+    "backend.real_numbers": (("positions", [0, 1, 2]), {"max_numel": 64}),
     "backend.to_numpy": ((torch.ones(3),), {}),
     "backend.tune_threads": ((torch.get_num_threads(),), {}),
 }
@@ -36,6 +37,8 @@ ALIASES = {
     "backend.check_option:choices": ("layout",),
     "backend.check_tensor:ndim": ("x",),
     "backend.check_tensor:max_numel": ("x",),
+    "backend.real_numbers:value": ("positions",),
+    "backend.real_numbers:max_numel": ("positions",),
     # device(requested) and describe(dev) are what every posviz function's ``device=`` argument reaches.
     "backend.device:requested": ("device",),
     "backend.describe:dev": ("device",),
@@ -43,7 +46,7 @@ ALIASES = {
 # Conversions, not checks: they return the values they are given, nan and -inf included (figures plot
 # -inf at causally masked cells; check_tensor / check_finite are the checks). as_tensor still refuses a
 # finite value that overflows the dtype (1e308 -> float32), which would otherwise turn into inf silently.
-ALLOW_NONFINITE = {"backend.to_numpy", "backend.as_tensor"}
+ALLOW_NONFINITE = {"backend.to_numpy", "backend.as_tensor", "backend.real_numbers"}
 
 
 @pytest.mark.parametrize("name", sorted(EXAMPLES))
