@@ -84,3 +84,39 @@ def test_arr_casts_floats_to_float32():
 def test_downsample_constant_stays_constant(z):
     got, _, _ = style.downsample(z, 50)
     np.testing.assert_allclose(got, z.flat[0])
+
+
+SUBPLOT_CASES = [
+    (1, 2, dict(column_widths=[0.62, 0.38], horizontal_spacing=0.1, subplot_titles=("a", "b"))),
+    (1, 3, dict(subplot_titles=("x", "y", "z"), horizontal_spacing=0.08)),
+    (2, 1, dict(shared_xaxes=True, vertical_spacing=0.12, subplot_titles=("top", "bottom"))),
+    (1, 2, dict(specs=[[{}, {"type": "xy"}]], horizontal_spacing=0.09)),
+    (1, 4, dict(subplot_titles=["c·c", "c·p", "p·c", "p·p"], horizontal_spacing=0.05)),
+]
+
+
+@pytest.mark.parametrize("rows,cols,kw", SUBPLOT_CASES)
+def test_cached_subplots_equal_make_subplots(rows, cols, kw):
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    from posviz.figures.style import subplots
+
+    for _ in range(2):  # the first call fills the cache, the second reads it
+        fast, slow = subplots(rows, cols, **kw), make_subplots(rows, cols, **kw)
+        for fig in (fast, slow):
+            fig.add_trace(go.Scatter(x=[0, 1], y=[1, 0]), rows, cols)
+            fig.update_xaxes(title_text="x", row=rows, col=cols)
+        assert fast.to_plotly_json() == slow.to_plotly_json()
+
+
+def test_cached_subplots_are_independent_and_still_validated():
+    from posviz.figures.style import subplots
+
+    a = subplots(1, 2, subplot_titles=("a", "b"))
+    before = a.layout.annotations[0].font.size
+    a.update_annotations(font_size=30)
+    b = subplots(1, 2, subplot_titles=("a", "b"))
+    assert b.layout.annotations[0].font.size == before != 30, "a change to one figure leaked into the cache"
+    with pytest.raises(ValueError):
+        b.update_layout(not_a_plotly_property=1)

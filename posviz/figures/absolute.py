@@ -6,9 +6,8 @@ from dataclasses import replace
 
 import numpy as np
 import plotly.graph_objects as go
-from plotly.subplots import make_subplots
 
-from .style import Style, arr, finish, heatmap, reversed_y
+from .style import Style, arr, finish, heatmap, reversed_y, subplots
 
 
 def ladder(result, style: Style) -> go.Figure:
@@ -32,7 +31,7 @@ def pair(walk, style: Style) -> go.Figure:
     """One pair over positions, and the same pair as a point walking round the unit circle
     (``walk``: an ``absolute.PairWalk``)."""
     sin, cos = walk.sin, walk.cos
-    fig = make_subplots(1, 2, column_widths=[0.62, 0.38], horizontal_spacing=0.1,
+    fig = subplots(1, 2, column_widths=[0.62, 0.38], horizontal_spacing=0.1,
                         subplot_titles=(f"pair {walk.pair}: columns {2 * walk.pair} (sin) and {2 * walk.pair + 1} "
                                         "(cos), interleaved layout", "(sin, cos) plane"))
     x = arr(walk.positions)
@@ -55,7 +54,7 @@ def shift_check(check, style: Style) -> go.Figure:
     """The shift matrix M_k, and PE[p+k] against M_k·PE[p] component by component
     (``check``: an ``absolute.ShiftCheck``)."""
     matrix, target, predicted, k, p = check.matrix, check.target, check.predicted, check.k, check.p
-    fig = make_subplots(1, 2, column_widths=[0.42, 0.58], horizontal_spacing=0.1,
+    fig = subplots(1, 2, column_widths=[0.42, 0.58], horizontal_spacing=0.1,
                         subplot_titles=(f"M_k, k = {k} ({check.layout})",
                                         f"PE[{p}+{k}] vs M_k · PE[{p}]"))
     fig.add_trace(heatmap(matrix, style, diverging=True, zmax=1.0, showscale=False), 1, 1)
@@ -98,7 +97,7 @@ def similarity(result, style: Style, *, label: str = "PE[p]·PE[q]") -> go.Figur
     """Similarity between every pair of positions, and its profile against the offset
     (``result``: an ``absolute.Similarity``)."""
     sim, profile_offsets, profile = result.dots, result.offsets, result.profile
-    fig = make_subplots(1, 2, column_widths=[0.5, 0.5], horizontal_spacing=0.12,
+    fig = subplots(1, 2, column_widths=[0.5, 0.5], horizontal_spacing=0.12,
                         subplot_titles=(label, "as a function of the offset k"))
     fig.add_trace(heatmap(sim, style, diverging=True, showscale=False), 1, 1)
     fig.add_trace(go.Scatter(x=arr(profile_offsets), y=arr(profile), mode="lines", name=label,
@@ -163,7 +162,7 @@ def side_by_side(left, right, titles: tuple[str, str], style: Style, *, zmax: fl
     row/column block of an already block-averaged matrix (as returned by
     ``absolute.block_cosine``), so tables of different lengths can sit side by side.
     """
-    fig = make_subplots(1, 2, subplot_titles=titles, horizontal_spacing=0.08)
+    fig = subplots(1, 2, subplot_titles=titles, horizontal_spacing=0.08)
     lp = None if left_pos is None else arr(left_pos)
     rp = None if right_pos is None else arr(right_pos)
     fig.add_trace(heatmap(left, style, x=lp, y=lp, diverging=True, zmax=zmax, showscale=False), 1, 1)
@@ -200,7 +199,7 @@ def table_limit(norms, neighbour_cos, trained_len: int, query: int | None, style
     p = np.arange(len(n))
     top = 2.2 * float(np.median(n))
     right = max(2 * trained_len, (query or 0) + 10)
-    fig = make_subplots(2, 1, shared_xaxes=True, vertical_spacing=0.12,
+    fig = subplots(2, 1, shared_xaxes=True, vertical_spacing=0.12,
                         subplot_titles=("row norm ‖P[p]‖", "neighbour cosine cos(P[p], P[p+1])"))
     fig.add_trace(go.Scatter(x=p, y=np.minimum(n, top), mode="lines", customdata=n, name="‖P[p]‖",
                              line=dict(width=style.line_width, color=style.color(0)),
@@ -243,7 +242,7 @@ def projection_pair(left, right, titles: tuple[str, str], style: Style, *, start
     Up to ``join_max`` rows, consecutive rows are joined by a thin line (a steady turn then shows up as
     a ring or arc); with more rows the lines would only hide the points.
     """
-    fig = make_subplots(1, 2, subplot_titles=titles, horizontal_spacing=0.1)
+    fig = subplots(1, 2, subplot_titles=titles, horizontal_spacing=0.1)
     for col, pts in ((1, arr(left)), (2, arr(right))):
         pos = np.arange(start, start + len(pts))
         fig.add_trace(go.Scatter(x=pts[:, 0], y=pts[:, 1], mode="markers+lines" if len(pts) <= join_max else "markers",

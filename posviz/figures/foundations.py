@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 import plotly.graph_objects as go
-from plotly.subplots import make_subplots
 
-from .style import Style, arr, finish, heatmap, reversed_y, word_axis
+from .style import Style, arr, finish, heatmap, reversed_y, subplots, word_axis
 
 
 def permutation(result, style: Style) -> go.Figure:
     """Scores of the original sentence, of the shuffled one, and the permuted original
     (``result``: a ``diagnostics.PermutationResult``)."""
     titles = ("Scores, original order", "Scores, shuffled input", "Original scores, permuted")
-    fig = make_subplots(1, 3, subplot_titles=titles, horizontal_spacing=0.08)
+    fig = subplots(1, 3, subplot_titles=titles, horizontal_spacing=0.08)
     mats = (result.scores, result.scores_shuffled, result.scores_expected)
     labels = (result.tokens, result.shuffled, result.shuffled)
     finite = np.concatenate([arr(m)[np.isfinite(arr(m))] for m in mats])
@@ -34,7 +33,7 @@ def ids_and_offsets(moved, style: Style) -> go.Figure:
     """Absolute ids move with the phrase; the offset matrix i − j does not
     (``moved``: a ``diagnostics.MovedPhrase``)."""
     start, n, offsets = moved.start, len(moved.ids), moved.offsets
-    fig = make_subplots(1, 2, column_widths=[0.35, 0.65], horizontal_spacing=0.12,
+    fig = subplots(1, 2, column_widths=[0.35, 0.65], horizontal_spacing=0.12,
                         subplot_titles=(f"Absolute ids (phrase starts at {start})", "Offsets i − j"))
     ids = np.arange(start, start + n)
     fig.add_trace(go.Bar(x=list(range(n)), y=ids, marker_color=style.color(0), text=ids,
@@ -51,7 +50,7 @@ def ids_and_offsets(moved, style: Style) -> go.Figure:
 def score_terms(terms: dict, words: list[str], style: Style) -> go.Figure:
     """Each part of the score as its own heatmap, on one shared colour scale."""
     names = list(terms)
-    fig = make_subplots(1, len(names), subplot_titles=names, horizontal_spacing=0.05)
+    fig = subplots(1, len(names), subplot_titles=names, horizontal_spacing=0.05)
     zmax = max(float(np.abs(arr(t)).max()) for t in terms.values()) or 1.0
     for c, name in enumerate(names, start=1):
         fig.add_trace(heatmap(terms[name], style, diverging=True, zmax=zmax, showscale=c == len(names),
@@ -133,7 +132,7 @@ def score_bias(result, style: Style) -> go.Figure:
     (``result``: an ``attention.BiasedAttention``)."""
     scores, bias, weights, words, where = result.scores, result.bias, result.weights, result.tokens, result.where
     last = "softmax(S + b)" if where == "before" else "softmax(S) + b  (wrong)"
-    fig = make_subplots(1, 3, subplot_titles=("S = q·k/√d", "bias b_ij", last), horizontal_spacing=0.07)
+    fig = subplots(1, 3, subplot_titles=("S = q·k/√d", "bias b_ij", last), horizontal_spacing=0.07)
     zmax = max(float(np.abs(arr(scores)).max()), float(np.abs(arr(bias)).max())) or 1.0
     fig.add_trace(heatmap(scores, style, diverging=True, zmax=zmax, showscale=False), 1, 1)
     fig.add_trace(heatmap(bias, style, diverging=True, zmax=zmax, showscale=False), 1, 2)

@@ -7,9 +7,8 @@ from __future__ import annotations
 
 import numpy as np
 import plotly.graph_objects as go
-from plotly.subplots import make_subplots
 
-from .style import Style, arr, finish
+from .style import Style, arr, finish, subplots
 
 
 def _arrow(x: float, y: float, color: str, width: float, name: str, style: Style, **kw) -> go.Scatter:
@@ -80,7 +79,7 @@ def relative_scores(check, style: Style) -> go.Figure:
     Rotated scores fall on one curve; added sinusoids make a cloud.
     """
     offsets, rope_scores, added_scores, m = check.offsets, check.rotated, check.added, check.query_pos
-    fig = make_subplots(1, 2, horizontal_spacing=0.09,
+    fig = subplots(1, 2, horizontal_spacing=0.09,
                         subplot_titles=("RoPE: rotate q and k", "Mistake #3: add sinusoids to q and k"))
     x, c = arr(offsets).ravel(), arr(m).ravel()
     uniq, first = np.unique(x, return_index=True)
@@ -191,7 +190,7 @@ def layout_mismatch(mis, run_label: str, style: Style) -> go.Figure:
     as made vs as run."""
     offsets, designed, run_scores = mis.offsets, mis.designed, mis.scores
     designed_attn, run_attn = mis.attn_designed, mis.attn_run
-    fig = make_subplots(1, 2, column_widths=[0.55, 0.45], horizontal_spacing=0.1,
+    fig = subplots(1, 2, column_widths=[0.55, 0.45], horizontal_spacing=0.1,
                         subplot_titles=("score against m − n", "attention of the last query (causal)"))
     x = arr(offsets).ravel()
     order = np.argsort(x, kind="stable")

