@@ -4,11 +4,14 @@ posviz never imports Streamlit; this module is the only place pages get their
 Streamlit conventions from, so every page behaves the same way. A section of a
 lesson page reads like its outline::
 
-    v = page.controls(start=ui.Slider("Phrase starts at", 0, 100, 0), n=ui.Slider("Length", 2, 12, 5))
-    result = offsets_view(v.start, v.n)          # one posviz call, cached, figure included
-    ui.plot(result.fig); ui.check(result.verdict); page.mistake("absrel.mistake")
+    page.section("Absolute vs relative", "absrel")
+    v = page.controls(start=ui.Slider("Phrase starts at", 0, 100, 20), len=ui.Slider("Length", 2, 12, 5))
+    moved, fig = moved_view(v.start, v.len)   # one posviz call and one figure builder, cached
+    ui.plot(fig)
+    ui.check(moved.verdict)                   # a posviz Verdict, computed on this run's numbers
+    page.mistake("absrel.mistake")
 
-where ``offsets_view`` is decorated with :func:`figure`, which passes the figure
+where ``moved_view`` is decorated with :func:`figure`, which passes the figure
 style and keys the cache on the lecture flag.
 """
 
