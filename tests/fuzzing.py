@@ -144,3 +144,18 @@ def fuzz_function(qualname: str, fn: Callable, example: tuple[tuple, dict], *, a
             b = call_args(fn, example)
             b.apply_defaults()
             check_call(qualname, fn, b, param, value, aliases, set(allow_nonfinite))
+
+
+def fuzz_tests(examples: dict, aliases: dict | None = None, allow_nonfinite=frozenset()):
+    """The usual test of a ``test_fuzz_<module>.py`` file: one parametrized case per example.
+
+    Bind it to a name pytest collects: ``test_fuzz = fuzzing.fuzz_tests(EXAMPLES, ALIASES, ALLOW_NONFINITE)``.
+    """
+    import pytest
+
+    @pytest.mark.parametrize("name", sorted(examples))
+    def test_fuzz(name):
+        fuzz_function(name, public_functions()[name], examples[name], aliases=aliases,
+                      allow_nonfinite=allow_nonfinite)
+
+    return test_fuzz

@@ -1,6 +1,5 @@
 """Hostile-argument fuzzing of posviz.diagnostics (see tests/fuzzing.py for the rule)."""
 
-import pytest
 
 import fuzzing
 
@@ -20,7 +19,4 @@ ALIASES = {}
 ALLOW_NONFINITE = {"diagnostics.permutation_test"}
 
 
-@pytest.mark.parametrize("name", sorted(EXAMPLES))
-def test_fuzz(name):
-    fuzzing.fuzz_function(name, fuzzing.public_functions()[name], EXAMPLES[name], aliases=ALIASES,
-                          allow_nonfinite=ALLOW_NONFINITE)
+test_fuzz = fuzzing.fuzz_tests(EXAMPLES, ALIASES, ALLOW_NONFINITE)

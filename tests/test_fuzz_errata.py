@@ -1,6 +1,5 @@
 """Hostile-argument fuzz of posviz.errata (see tests/fuzzing.py for the rule)."""
 
-import pytest
 
 import fuzzing
 
@@ -17,7 +16,4 @@ ALIASES = {}
 ALLOW_NONFINITE = set()
 
 
-@pytest.mark.parametrize("name", sorted(EXAMPLES))
-def test_fuzz(name):
-    fuzzing.fuzz_function(name, fuzzing.public_functions()[name], EXAMPLES[name], aliases=ALIASES,
-                          allow_nonfinite=ALLOW_NONFINITE)
+test_fuzz = fuzzing.fuzz_tests(EXAMPLES, ALIASES, ALLOW_NONFINITE)

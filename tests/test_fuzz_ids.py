@@ -1,6 +1,5 @@
 """Hostile-argument fuzzing of posviz.ids (see tests/fuzzing.py for the rule)."""
 
-import pytest
 import torch
 
 import fuzzing
@@ -18,7 +17,4 @@ ALIASES = {}
 ALLOW_NONFINITE = set()
 
 
-@pytest.mark.parametrize("name", sorted(EXAMPLES))
-def test_fuzz(name):
-    fuzzing.fuzz_function(name, fuzzing.public_functions()[name], EXAMPLES[name], aliases=ALIASES,
-                          allow_nonfinite=ALLOW_NONFINITE)
+test_fuzz = fuzzing.fuzz_tests(EXAMPLES, ALIASES, ALLOW_NONFINITE)

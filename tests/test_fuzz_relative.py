@@ -1,6 +1,5 @@
 """Hostile-argument fuzzing of posviz.relative (see tests/fuzzing.py for the rule)."""
 
-import pytest
 import torch
 
 import fuzzing
@@ -56,7 +55,4 @@ ALIASES = {}
 ALLOW_NONFINITE = {"relative.t5_bucket_representative"}
 
 
-@pytest.mark.parametrize("name", sorted(EXAMPLES))
-def test_fuzz(name):
-    fuzzing.fuzz_function(name, fuzzing.public_functions()[name], EXAMPLES[name], aliases=ALIASES,
-                          allow_nonfinite=ALLOW_NONFINITE)
+test_fuzz = fuzzing.fuzz_tests(EXAMPLES, ALIASES, ALLOW_NONFINITE)

@@ -7,7 +7,6 @@ a finite result in under a few seconds.
 
 from __future__ import annotations
 
-import pytest
 import torch
 
 import fuzzing
@@ -48,7 +47,4 @@ ALIASES: dict[str, tuple[str, ...]] = {}
 ALLOW_NONFINITE: set[str] = set()  # every result of this module is finite by design
 
 
-@pytest.mark.parametrize("name", sorted(EXAMPLES))
-def test_fuzz(name):
-    fuzzing.fuzz_function(name, fuzzing.public_functions()[name], EXAMPLES[name], aliases=ALIASES,
-                          allow_nonfinite=ALLOW_NONFINITE)
+test_fuzz = fuzzing.fuzz_tests(EXAMPLES, ALIASES, ALLOW_NONFINITE)
