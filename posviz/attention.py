@@ -1,8 +1,10 @@
-"""Single-head attention with a pluggable position scheme.
+"""Single-head attention with a pluggable position scheme, for the early lessons (§1, §2).
 
 Small on purpose: one head, toy word vectors, seeded weights. It is enough
 to show *where* each scheme puts position: into the hidden state (added
-tables), into q and k (rotations) or into the score (biases).
+tables), into q and k (rotations) or into the score (biases). The attention
+itself is ``posviz.engine``'s (one engine for every page); this module keeps
+the lessons' own scheme set and word-level helpers.
 """
 
 from __future__ import annotations
@@ -10,12 +12,11 @@ from __future__ import annotations
 import hashlib
 import math
 import unicodedata
-from dataclasses import dataclass, field
-from typing import Callable
+from dataclasses import dataclass, replace
 
 import torch
 
-from . import absolute, backend, relative, rope
+from . import absolute, backend, engine, relative
 from .verdict import Verdict
 
 MAX_WORDS = 12
@@ -76,16 +77,7 @@ def word_vectors(tokens: list[str], dim: int, *, device=None) -> torch.Tensor:
     return torch.stack(rows).to(backend.device(device))  # [n, dim]
 
 
-@dataclass(frozen=True)
-class Weights:
-    """Projection matrices of one attention head (``[dim, dim]`` each)."""
-    wq: torch.Tensor
-    wk: torch.Tensor
-    wv: torch.Tensor
-
-    def double(self) -> "Weights":
-        """float64 copies, for comparisons that must show exact zeros (~1e-16), not float32 noise."""
-        return Weights(self.wq.double(), self.wk.double(), self.wv.double())
+Weights = engine.Weights  # one head: wq, wk, wv [dim, dim], no output projection
 
 
 def random_weights(dim: int, seed: int = 0, *, device=None) -> Weights:
@@ -96,49 +88,28 @@ def random_weights(dim: int, seed: int = 0, *, device=None) -> Weights:
     return Weights(*(m.to(backend.device(device)) for m in mats))
 
 
-# -- position schemes: each says where position enters -----------------------
-
-@dataclass(frozen=True)
-class Scheme:
-    """A way to give attention position: hooks for the hidden state, q/k, or the score."""
-    label: str
-    enters: str  # "nowhere" | "hidden state" | "queries and keys" | "scores"
-    embed: Callable | None = None   # (positions [n], dim) -> [n, dim], added to x
-    rotate: Callable | None = None  # (q [n,d], k [n,d], positions) -> (q, k)
-    bias: Callable | None = None    # (positions [n]) -> [n, n], added to scores
-    note: str = field(default="")
-
-
-def _sinusoid_rows(positions: torch.Tensor, dim: int) -> torch.Tensor:
-    table = absolute.sinusoidal(int(positions.max()) + 1, dim, device=positions.device)
-    return table[positions]  # [n, dim]
-
+# -- position schemes: each says where position enters (engine.Scheme, the engine's hook signatures) ---------
 
 def _learned_rows(positions: torch.Tensor, dim: int) -> torch.Tensor:
+    """An untrained table that grows with the ids asked for (rows 0..63 are always the same)."""
     table = absolute.learned_table(max(64, int(positions.max()) + 1), dim, std=1.0, seed=7,
                                    device=positions.device)
     return table[positions]  # [n, dim]
 
 
-def _rotate_pairs(q: torch.Tensor, k: torch.Tensor, positions: torch.Tensor):
-    """RoFormer's rotation with adjacent pairs (2i, 2i+1), base 10000."""
-    inv = rope.inv_freq(q.shape[-1], device=q.device, dtype=q.dtype)  # [dim/2]
-    return (rope.apply_rope(q, positions, inv, layout="interleaved"),
-            rope.apply_rope(k, positions, inv, layout="interleaved"))
+def _distance_bias(q_positions: torch.Tensor, k_positions: torch.Tensor, n_heads: int = 1) -> torch.Tensor:
+    dist = (q_positions[:, None] - k_positions[None, :]).abs()  # [n, m]
+    return (-0.5 * dist)[None].expand(n_heads, *dist.shape)  # [heads, n, m]
 
 
-def _distance_bias(positions: torch.Tensor) -> torch.Tensor:
-    return -0.5 * (positions[:, None] - positions[None, :]).abs()  # [n, n]
-
-
-SCHEMES: dict[str, Scheme] = {
-    "none": Scheme("No position", "nowhere"),
-    "sinusoidal": Scheme("Sinusoidal, added to x", "hidden state", embed=_sinusoid_rows),
-    "learned": Scheme("Learned table, added to x", "hidden state", embed=_learned_rows,
-                      note="a randomly initialised table stands in for a trained one"),
-    "rope": Scheme("RoPE, rotates q and k", "queries and keys", rotate=_rotate_pairs),
-    "distance_bias": Scheme("Distance bias on scores", "scores", bias=_distance_bias,
-                            note="b_ij = −0.5·|i − j|, an ALiBi-like penalty"),
+SCHEMES: dict[str, engine.Scheme] = {
+    "none": engine.SCHEMES["none"],
+    "sinusoidal": replace(engine.SCHEMES["sinusoidal"], note=""),
+    "learned": engine.Scheme("Learned table, added to x", "hidden state", "absolute", embed=_learned_rows,
+                             name="learned", note="a randomly initialised table stands in for a trained one"),
+    "rope": replace(engine.make_scheme("rope", layout="interleaved"), label="RoPE, rotates q and k", note=""),
+    "distance_bias": engine.Scheme("Distance bias on scores", "scores", "relative", bias=_distance_bias,
+                                   name="distance_bias", note="b_ij = −0.5·|i − j|, an ALiBi-like penalty"),
 }
 
 
@@ -152,8 +123,9 @@ def _check_head(x, weights, scheme: str) -> tuple[int, int]:
         raise ValueError(f"x must have between 2 and {MAX_DIM} columns (dim), got {dim}")
     if scheme in EVEN_DIM_SCHEMES and dim % 2:
         raise ValueError(f"x must have an even number of columns (dim) for scheme {scheme!r}, got {dim}")
-    if not isinstance(weights, Weights):
-        raise ValueError(f"weights must be attention.Weights (see random_weights), got {type(weights).__name__}")
+    if not isinstance(weights, Weights) or weights.n_heads != 1 or weights.wo is not None:
+        raise ValueError(f"weights must be one head's attention.Weights (see random_weights), got "
+                         f"{type(weights).__name__}")
     for name in ("wq", "wk", "wv"):
         m = backend.check_tensor(f"weights.{name}", getattr(weights, name), ndim=2, max_numel=MAX_DIM * MAX_DIM)
         if m.shape != (dim, dim) or m.dtype != x.dtype or m.device != x.device:
@@ -192,28 +164,15 @@ def attend(x: torch.Tensor, weights: Weights, positions=None, scheme: str = "non
            *, causal: bool = False) -> dict[str, torch.Tensor]:
     """One attention head over ``x [n, dim]`` with position given by ``scheme``.
 
-    Returns scores ``[n, n]`` (before softmax), probabilities and outputs ``[n, dim]``.
+    Returns scores ``[n, n]`` (before softmax; ``-inf`` at keys a causal mask hides), probabilities and
+    outputs ``[n, dim]``. The computation is ``engine.forward`` with one head and no output projection.
     """
     backend.check_option("scheme", scheme, SCHEMES)
-    s = SCHEMES[scheme]
     causal = backend.check_bool("causal", causal)
     n, dim = _check_head(x, weights, scheme)
     pos = _check_positions(positions, n, dim, scheme, x.device)  # [n]
-    if s.embed is not None:
-        x = x + s.embed(pos, dim)  # [n, dim]
-    q, k, v = x @ weights.wq, x @ weights.wk, x @ weights.wv  # [n, dim] each
-    if s.rotate is not None:
-        q, k = s.rotate(q, k, pos)
-    scores = q @ k.T / math.sqrt(dim)  # [n, n]
-    if s.bias is not None:
-        scores = scores + s.bias(pos)
-    if causal:
-        scores = scores.masked_fill(relative.offsets(n, device=x.device) < 0, float("-inf"))
-    probs = scores.softmax(-1)  # [n, n]
-    out = probs @ v  # [n, dim]
-    if bool(scores.isnan().any() | (scores == float("inf")).any()) or not bool(out.isfinite().all()):
-        raise ValueError("x and weights are too large: the scores overflow (nan or inf)")
-    return {"scores": scores, "probs": probs, "out": out}
+    res = engine.forward(x, weights, SCHEMES[scheme], pos, causal=causal)
+    return {"scores": res.masked_scores[0], "probs": res.probs[0], "out": res.out}  # [n, n], [n, n], [n, dim]
 
 
 def score_terms(x: torch.Tensor, weights: Weights, scheme: str = "sinusoidal") -> dict[str, torch.Tensor]:
@@ -238,7 +197,7 @@ def score_terms(x: torch.Tensor, weights: Weights, scheme: str = "sinusoidal") -
         terms = {"content · content": dot(x, x), "content · position": dot(x, p),
                  "position · content": dot(p, x), "position · position": dot(p, p)}
     elif s.bias is not None:
-        terms = {"content · content": dot(x, x), "position bias b_ij": s.bias(pos).to(x.dtype)}
+        terms = {"content · content": dot(x, x), "position bias b_ij": s.bias(pos, pos, 1)[0].to(x.dtype)}
     else:
         return {"scores": attend(x, weights, scheme=scheme)["scores"]}
     for t in terms.values():

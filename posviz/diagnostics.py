@@ -342,3 +342,362 @@ def shift_demo(n_tokens: int = 10, delta: int = 37, scheme: str = "t5_bias", *, 
     res = shift_test(n_tokens, delta, seed=seed, device=device)
     return ShiftResult(n_tokens, delta, scheme, res[scheme]["before"], res[scheme]["after"],
                        {s: r["gap"] for s, r in res.items()})
+
+
+# -- §8: every scheme of the engine side by side --------------------------------------------
+
+import math  # noqa: E402
+from functools import lru_cache  # noqa: E402
+
+from . import alibi, decode, engine, scaling  # noqa: E402  (kept with the code that needs it)
+
+CHANGED = 1e-6              # float64 gaps above this are real changes (a correct "equal" is ~1e-15)
+MAX_SIDE_TOKENS = 256       # scheme_tests(n_tokens)
+MAX_SIDE_DELTA = 100_000    # scheme_tests(delta)
+MAX_PROFILE_TOKENS = 1024   # attention_profile(n_tokens): [heads, n, n] per scheme
+MAX_TRAIN_LEN = 1024        # train_len of scheme_tests, attention_profile, compare_schemes ([2L, 2L] probes)
+PROFILE_DIM, PROFILE_HEADS = 64, 4
+CONTENTS = {"same": "the same word at every position", "random": "seeded random words"}
+
+
+def _names(names) -> str:
+    return ", ".join(engine.SCHEMES[n].short if n in engine.SCHEMES else n for n in names)
+
+
+@dataclass(frozen=True)
+class SchemeTests:
+    """The permutation and shift tests run on every scheme of the engine, one seeded layer (float64)."""
+    n_tokens: int
+    delta: int
+    causal: bool
+    train_len: int
+    perm: torch.Tensor      # [n] the shuffle applied
+    labels: dict            # scheme -> label
+    kinds: dict             # scheme -> "none" | "absolute" | "relative"
+    permutation_gaps: dict  # scheme -> max |out(shuffled x) − out(x) shuffled|
+    shift_gaps: dict        # scheme -> max |Δ score| on visible pairs when every id moves by Δ; None: no row
+
+    @property
+    def verdicts(self) -> tuple[Verdict, ...]:
+        gaps = self.permutation_gaps
+        detail = "max |Δ output|: " + ", ".join(f"{_names([s])} {g:.1g}" for s, g in gaps.items())
+        if self.causal:
+            ok = gaps["none"] > CHANGED
+            out = [Verdict(ok, "With a causal mask, order matters even without position" if ok
+                           else "The causal mask did not change the outputs of the shuffled tokens", detail)]
+        else:
+            blind = [s for s, g in gaps.items() if s != "none" and g <= CHANGED]
+            ok = gaps["none"] < EXACT and not blind
+            if ok:
+                claim = "Without position, attention is permutation-equivariant; every position scheme breaks it"
+            elif gaps["none"] >= EXACT:
+                claim = "Without position the outputs are not just permuted: something leaked order"
+            else:
+                claim = f"{_names(blind)} did not notice this shuffle"
+                if self.perm.flip(0).equal(torch.arange(self.n_tokens)):
+                    detail += " (the shuffle is a reversal, which |i − j| cannot see)"
+            out = [Verdict(ok, claim, detail)]
+        if self.delta == 0:
+            return tuple(out)
+        shift = self.shift_gaps
+        rel = [s for s in shift if self.kinds[s] != "absolute"]
+        absl = [s for s in shift if self.kinds[s] == "absolute" and shift[s] is not None]
+        same = all(shift[s] < EXACT for s in rel)
+        moved = all(shift[s] > CHANGED for s in absl)
+        detail = "max |Δ score|: " + ", ".join(
+            f"{_names([s])} " + ("no row" if g is None else f"{g:.1g}") for s, g in shift.items())
+        if any(g is None for g in shift.values()):
+            detail += f" (the learned table has rows 0…{self.train_len - 1} only)"
+        if same and moved:
+            claim = "Relative schemes score the shifted tokens exactly as before; absolute ones do not"
+        else:
+            claim = ("A relative scheme's scores changed when every id moved" if not same
+                     else "An absolute scheme's scores did not change when every id moved")
+        return (*out, Verdict(same and moved, claim, detail))
+
+
+def _seeded_x(n: int, dim: int, seed: int, *, same: bool = False) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    if same:
+        return torch.randn(dim, generator=g, dtype=torch.float64).expand(n, dim).clone()  # [n, dim]
+    return torch.randn(n, dim, generator=g, dtype=torch.float64)  # [n, dim]
+
+
+def scheme_tests(n_tokens: int = 8, delta: int = 37, *, causal: bool = False, seed: int = 0,
+                 train_len: int = engine.TRAIN_LEN, device=None) -> SchemeTests:
+    """Shuffle the tokens, then move every id by ``delta``: what each scheme's outputs and scores do.
+
+    One seeded two-head layer (d_model 16) in float64, the same for every scheme. Permutation:
+    ``out(x[π])`` against ``out(x)[π]`` with ids 0…n−1 both times; without position and without a
+    causal mask the two are equal (equivariance). Shift: the same tokens with ids 0… and Δ…; the
+    scores of a relative scheme depend on i − j only and cannot change. A learned table has no row
+    for ids at or past ``train_len``: its shift gap is then None.
+    """
+    n = backend.check_int("n_tokens", n_tokens, 2, MAX_SIDE_TOKENS)
+    delta = backend.check_int("delta", delta, 0, MAX_SIDE_DELTA)
+    causal = backend.check_bool("causal", causal)
+    train_len = backend.check_int("train_len", train_len, n, MAX_TRAIN_LEN)  # the learned table covers the tokens
+    seed = backend.check_seed("seed", seed)
+    dev = backend.device(device)
+    x = _seeded_x(n, 16, seed).to(dev)  # [n, 16]
+    layer = engine.random_layer(16, 2, seed, device=dev).double()
+    perm = permutation(n, seed).to(dev)  # [n]
+    base_ids = torch.arange(n, device=dev)
+    schemes = engine.scheme_set(train_len)
+    perm_gaps, shift_gaps = {}, {}
+    for name, s in schemes.items():
+        base = engine.forward(x, layer, s, base_ids, causal=causal)
+        shuf = engine.forward(x[perm], layer, s, base_ids, causal=causal)
+        perm_gaps[name] = float((shuf.out - base.out[perm]).abs().max())
+        if s.max_position is not None and delta + n - 1 > s.max_position:
+            shift_gaps[name] = None
+            continue
+        moved = engine.forward(x, layer, s, base_ids + delta, causal=causal)
+        shift_gaps[name] = float((moved.scores - base.scores).abs()[:, base.visible].max())
+    return SchemeTests(n, delta, causal, train_len, perm.cpu(), {k: s.label for k, s in schemes.items()},
+                       {k: s.kind for k, s in schemes.items()}, perm_gaps, shift_gaps)
+
+
+@dataclass(frozen=True)
+class AttentionProfile:
+    """Where each scheme's causal attention goes, by query position: entropy and distance (head means)."""
+    n_tokens: int
+    content: str
+    method: str
+    factor: float
+    train_len: int
+    labels: dict                  # scheme -> label (plus "rope_scaled" when a scaling method is on)
+    entropy: dict                 # scheme -> [n] nats, mean over heads
+    mean_distance: dict           # scheme -> [n] Σ_j p_ij |i − j|, mean over heads
+    histogram: dict               # scheme -> [n] attention mass at distance d, mean over queries and heads
+    bound_gap: float              # max over schemes, heads, queries of H − ln(visible keys) (≤ 0 when right)
+    uniform_gap: float | None     # same content: max |H_none − ln(i + 1)|
+    alibi_gap: float | None       # same content: max |measured − closed-form mean distance| over heads, queries
+    missing: dict                 # scheme -> why it has no curve
+
+    @property
+    def bound(self) -> torch.Tensor:
+        return torch.log(torch.arange(1, self.n_tokens + 1, dtype=torch.float64))  # [n] ln(i + 1)
+
+    @property
+    def verdicts(self) -> tuple[Verdict, ...]:
+        ok = self.bound_gap <= 1e-5
+        out = [Verdict(ok, "Every query's entropy stays within ln(i + 1), its i + 1 visible keys" if ok
+                       else "An entropy exceeds ln(visible keys): a hidden key got weight",
+                       f"largest H − ln(i + 1) over all schemes, heads and queries = {self.bound_gap:.1e}")]
+        if self.uniform_gap is not None:
+            ok = self.uniform_gap < 1e-4
+            out.append(Verdict(ok, "Without position, equal tokens share attention evenly: H = ln(i + 1)" if ok
+                               else "Without position the weights are not uniform",
+                               f"largest |H − ln(i + 1)| = {self.uniform_gap:.1e}"))
+        if self.alibi_gap is not None:
+            ok = self.alibi_gap < 1e-3
+            out.append(Verdict(ok, "ALiBi's mean distance matches the geometric-series formula, head by head" if ok
+                               else "ALiBi's measured mean distance departs from the formula",
+                               f"Σ d·r^d / Σ r^d with r = e^(−m_h), d = 0…i; largest gap {self.alibi_gap:.1e}"))
+        if "rope_scaled" in self.entropy:
+            plain, scaled = float(self.entropy["rope"].mean()), float(self.entropy["rope_scaled"].mean())
+            ok = scaled > plain + 1e-3
+            name = self.labels["rope_scaled"]
+            out.append(Verdict(ok, f"{name} spreads attention: the mean entropy rises" if ok
+                               else f"{name} does not raise the mean entropy here",
+                               f"mean entropy {plain:.3f} nats (plain RoPE) → {scaled:.3f} nats"))
+        return tuple(out)
+
+
+def _geometric_mean_distance(slopes: torch.Tensor, n: int) -> torch.Tensor:
+    """Σ_d d·r^d / Σ_d r^d over d = 0…i, r = e^(−m), for each head and query i: ``[heads, n]`` (float64)."""
+    d = torch.arange(n, dtype=torch.float64)  # [n]
+    r = torch.exp(-slopes.double())[:, None] ** d[None, :]  # [heads, n] r^d
+    return (r * d).cumsum(-1) / r.cumsum(-1)  # [heads, n]: partial sums up to d = i
+
+
+def attention_profile(n_tokens: int = 128, content: str = "same", method: str = "default", factor: float = 4.0, *,
+                      train_len: int = 64, seed: int = 0, device=None) -> AttentionProfile:
+    """Causal attention of every scheme through one "matching" layer (W_k = W_q, 4 heads, d_model 64).
+
+    ``content="same"`` puts the same vector at every position, so only position shapes the weights:
+    without position they are uniform (H = ln(i + 1)), and ALiBi's follow a geometric series. With
+    ``method`` other than ``"default"`` a scaled RoPE joins plain RoPE, both trained
+    to ``train_len``: interpolation narrows the angle between neighbours, scores flatten and entropy
+    rises; YaRN's attention factor sharpens them again (Peng et al. 2023, §3.4). The learned table has
+    rows 0…train_len − 1, so it has no curve past them.
+    """
+    n = backend.check_int("n_tokens", n_tokens, 2, MAX_PROFILE_TOKENS)
+    backend.check_option("content", content, CONTENTS)
+    backend.check_option("method", method, scaling.METHODS)
+    factor = backend.check_positive("factor", factor, minimum=1.0)
+    train_len = backend.check_int("train_len", train_len, 1, MAX_TRAIN_LEN)
+    seed = backend.check_seed("seed", seed)
+    dev = backend.device(device)
+    schemes = dict(engine.scheme_set(train_len))
+    if method != "default":
+        schemes["rope_scaled"] = engine.make_scheme("rope", method=method, factor=factor,
+                                                    original_max_position=train_len)
+    x = _seeded_x(n, PROFILE_DIM, seed, same=content == "same").float().to(dev)  # [n, d]
+    layer = engine.random_layer(PROFILE_DIM, PROFILE_HEADS, seed, tied_qk=True, device=dev)
+    ids_ = torch.arange(n, device=dev)
+    bound = torch.log(torch.arange(1, n + 1, dtype=torch.float64, device=dev))  # [n]
+    ent, dist, hist, missing, worst, out_none, out_alibi = {}, {}, {}, {}, -math.inf, None, None
+    for name, s in schemes.items():
+        if s.max_position is not None and n - 1 > s.max_position:
+            missing[name] = f"no rows past {s.max_position}"
+            continue
+        res = engine.forward(x, layer, s, ids_)
+        h = res.entropy.double()  # [heads, n]
+        worst = max(worst, float((h - bound).max()))
+        ent[name], dist[name] = h.mean(0).cpu(), res.mean_distance.double().mean(0).cpu()
+        hist[name] = engine.distance_histogram(res.probs, ids_, ids_).double().mean(0).cpu()  # [n]
+        if name == "none":
+            out_none = h
+        if name == "alibi":
+            out_alibi = res.mean_distance.double()  # [heads, n]
+    same = content == "same"
+    uniform = float((out_none - bound).abs().max()) if same else None
+    alibi_gap = None
+    if same:
+        want = _geometric_mean_distance(alibi.slopes(PROFILE_HEADS, device="cpu"), n).to(dev)  # [heads, n]
+        alibi_gap = float((out_alibi - want).abs().max())
+    return AttentionProfile(n, content, method, factor, train_len, {k: s.label for k, s in schemes.items()},
+                            ent, dist, hist, worst, uniform, alibi_gap, missing)
+
+
+@dataclass(frozen=True)
+class SchemeFacts:
+    """One row of "choosing a scheme", every column but the first four measured on the engine."""
+    name: str
+    label: str
+    enters: str                  # where position enters (the scheme's hook)
+    kind: str                    # what the registry declares: "none" | "absolute" | "relative"
+    used_by: str                 # models that use it
+    parameters: int              # learned numbers per layer at (d_model, n_heads), counted from its tables
+    shift_gap: float | None      # scheme_tests' max |Δ score| for a shift of L/2 (None: no row)
+    permutation_gap: float       # scheme_tests' max |Δ output| for a shuffle, no causal mask
+    row_past_train: str          # what embed does at id L: "adds a new row", "has no row", "no rows to add"
+    new_past_train: float | None  # share of causal pairs at length 2L whose position-only score never occurs
+                                  # at length L (None: the scheme cannot run there)
+    decode_gap: float            # max |Δ logit| of the cached decode against a full recompute (correct ids)
+    bugs_seen: tuple             # the decode id bugs (decode.ID_MODES) whose wrong ids change its logits
+
+    @property
+    def shift_invariant(self) -> bool | None:
+        return None if self.shift_gap is None else self.shift_gap < EXACT
+
+    @property
+    def permutation_sensitive(self) -> bool:
+        return self.permutation_gap > CHANGED
+
+
+@dataclass(frozen=True)
+class SchemeTable:
+    """The facts behind choosing a scheme, for a training length L and a layer size."""
+    train_len: int
+    d_model: int
+    n_heads: int
+    rows: tuple  # SchemeFacts, in registry order
+
+    @property
+    def cells(self) -> dict[str, list[str]]:
+        """The table as text, one column per scheme: what the page shows."""
+        def yes(flag):
+            return "—" if flag is None else "yes" if flag else "no"
+
+        bugs = {"frozen": "same id", "restart": "restart at 0", "arange": "arange", "cache": "cache length"}
+        facts = {
+            "position enters": [r.enters for r in self.rows],
+            f"learned numbers (d = {self.d_model}, {self.n_heads} heads)": [f"{r.parameters:,}" for r in self.rows],
+            "shift-invariant (measured)": [yes(r.shift_invariant) for r in self.rows],
+            "sees order without a mask": [yes(r.permutation_sensitive) for r in self.rows],
+            f"at id L = {self.train_len}": [r.row_past_train for r in self.rows],
+            "new position signals at 2L": ["cannot run" if r.new_past_train is None else f"{r.new_past_train:.0%}"
+                                           for r in self.rows],
+            "cached decode = recompute": [f"yes ({r.decode_gap:.0e})" if r.decode_gap < decode.F32_TOLERANCE
+                                          else f"no ({r.decode_gap:.1g})" for r in self.rows],
+            "id bugs it notices": [", ".join(bugs[b] for b in r.bugs_seen) or "none" for r in self.rows],
+            "used by": [r.used_by for r in self.rows],
+        }
+        out = {"": list(facts)}
+        for i, r in enumerate(self.rows):
+            out[engine.SCHEMES[r.name].short] = [col[i] for col in facts.values()]
+        return out
+
+    @property
+    def verdicts(self) -> tuple[Verdict, ...]:
+        """The declared kind agrees with the measured shift test; every cached decode equals its recompute."""
+        clash = [r.name for r in self.rows if r.shift_invariant is not None
+                 and r.shift_invariant != (r.kind != "absolute")]
+        ok = not clash
+        detail = "shift-invariant (measured): " + ", ".join(
+            f"{r.label.split(',')[0]} {'yes' if r.shift_invariant else 'no' if r.shift_invariant is False else '—'}"
+            for r in self.rows)
+        out = [Verdict(ok, "Measured shift invariance matches each scheme's kind: relative yes, absolute no" if ok
+                       else f"{_names(clash)}: the measured shift test contradicts the declared kind", detail)]
+        worst = max(r.decode_gap for r in self.rows)
+        ok = worst < decode.F32_TOLERANCE
+        out.append(Verdict(ok, "Every scheme's KV-cached decode equals its full recompute" if ok
+                           else "A scheme's cached decode differs from its full recompute",
+                           f"largest |Δ logit| over the six schemes = {worst:.1e}"))
+        return tuple(out)
+
+
+def _new_signal_share(scheme: engine.Scheme, train_len: int, dev) -> float | None:
+    """Share of the causal (i, j) pairs of a 2L-token sequence whose position-only score is new.
+
+    Position-only: one matching head (W_k = W_q) over the same vector at every position, so the
+    score of (i, j) depends on the scheme alone. "New": farther than 1e-9 from every score of a pair
+    with i < L (what training at length L produced). Float64.
+    """
+    n = 2 * train_len
+    if scheme.max_position is not None and n - 1 > scheme.max_position:
+        return None
+    layer = engine.random_layer(16, 1, 0, tied_qk=True, device=dev).double()
+    x = _seeded_x(n, 16, 0, same=True).to(dev)  # [2L, 16]
+    s = engine.forward(x, layer, scheme, torch.arange(n, device=dev)).scores[0]  # [2L, 2L]
+    causal = torch.ones(n, n, dtype=torch.bool, device=dev).tril()  # [2L, 2L]
+    seen = s[:train_len][causal[:train_len]].sort().values  # [pairs at length L]
+    new = s[train_len:][causal[train_len:]]  # [pairs with i >= L]
+    at = torch.searchsorted(seen, new).clamp(max=seen.numel() - 1)
+    near = torch.minimum((seen[at] - new).abs(), (seen[(at - 1).clamp(min=0)] - new).abs())
+    return float((near > 1e-9).sum()) / int(causal.sum())
+
+
+@lru_cache(maxsize=8)
+def _decode_facts(name: str) -> tuple[float, tuple]:
+    """The cached decode's gap with correct ids, and which id bugs change the logits (ids < 16)."""
+    gap = float(decode.simulate(name, mode="correct").cache_gap.max())
+    seen = tuple(m for m in decode.ID_MODES if m != "correct"
+                 and float(decode.simulate(name, mode=m).bug_gap.max()) > decode.VISIBLE)
+    return gap, seen
+
+
+def compare_schemes(train_len: int = 64, d_model: int = 32, n_heads: int = 4, *, device=None) -> SchemeTable:
+    """Measure, for every scheme of the engine, what the choice between them rests on.
+
+    Shift and permutation: ``scheme_tests`` with Δ = L/2 (a learned table of L rows still has rows
+    for it). Past L: whether the embedding has a row for id L, and the share of position-only scores
+    at length 2L never produced at length L (new angles for RoPE, new bias values for ALiBi, none for
+    T5 once L reaches its last bucket, new rows for sinusoids). Parameters: the numbers in the tables
+    the scheme reads at this layer size. Decode: ``decode.simulate`` with correct and buggy ids.
+    """
+    train_len = backend.check_int("train_len", train_len, 16, MAX_TRAIN_LEN // 2)
+    d_model = backend.check_int("d_model", d_model, 2, engine.MAX_MODEL_DIM)
+    n_heads = backend.check_int("n_heads", n_heads, 1, engine.MAX_HEADS)
+    if d_model * train_len > engine.MAX_CELLS:
+        raise ValueError(f"d_model·train_len must be at most {engine.MAX_CELLS}, got {d_model * train_len}")
+    dev = backend.device(device)
+    tests = scheme_tests(8, train_len // 2, train_len=train_len, device=dev)
+    rows = []
+    for name, s in engine.scheme_set(train_len).items():
+        if s.embed is None:
+            row = "no rows to add"
+        else:
+            try:
+                s.embed(torch.tensor([train_len], device=dev), d_model)
+                row = "adds a new row"
+            except ValueError:
+                row = "has no row"
+        gap, seen = _decode_facts(name)
+        rows.append(SchemeFacts(name, s.label, s.enters, s.kind, s.used_by, s.parameters(d_model, n_heads),
+                                tests.shift_gaps[name], tests.permutation_gaps[name], row,
+                                _new_signal_share(s, train_len, dev), gap, seen))
+    return SchemeTable(train_len, d_model, n_heads, tuple(rows))

@@ -12,6 +12,9 @@ EXAMPLES = {
     "diagnostics.shift_test": ((5, 3), {"schemes": None, "dim": 8, "seed": 0}),
     "diagnostics.move_phrase": ((5, 3), {"seed": 0}),
     "diagnostics.shift_demo": ((5, 3, "t5_bias"), {"seed": 0}),
+    "diagnostics.scheme_tests": ((4, 5), {"causal": False, "seed": 0, "train_len": 16}),
+    "diagnostics.attention_profile": ((16, "same", "linear", 2.0), {"train_len": 8, "seed": 0}),
+    "diagnostics.compare_schemes": ((16, 8, 2), {}),
 }
 ALIASES = {}
 # permutation_test(causal=True) keeps attend's causal scores, -inf at masked (query, key) cells by
