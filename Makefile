@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.posviz-stamp
 REQS   := requirements.txt requirements-dev.txt requirements-models.txt
 PYTEST_ARGS ?=
 
-.PHONY: venv app class nginx test test-unit test-isa test-pages test-browser test-load chromium bench load clean-venv
+.PHONY: venv app class nginx test test-unit test-isa test-pages test-browser test-load chromium postgres bench load clean-venv
 
 venv: $(STAMP)
 
@@ -50,8 +50,20 @@ chromium:
 	  fi; \
 	fi
 
+# Debian's PostgreSQL 15 for the store tests (a throwaway server per test module, tests/pgtools.py).
+# As root it is installed when missing; otherwise those tests skip, or fail when POSVIZ_REQUIRE_POSTGRES=1.
+PG_BIN := /usr/lib/postgresql/15/bin
+postgres:
+	@if [ ! -x $(PG_BIN)/initdb ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends postgresql-15; \
+	  else \
+	    echo "warning: $(PG_BIN)/initdb is missing and we are not root: the PostgreSQL store tests will not run" >&2; \
+	  fi; \
+	fi
+
 # pytest exit code 5 means no test was collected: that is a failure too.
-test: venv chromium nginx
+test: venv chromium nginx postgres
 	@rc=0; $(PY) -m pytest -q --durations=15 $(PYTEST_ARGS) || rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests" >&2; exit 1; fi; exit $$rc
 
