@@ -120,7 +120,7 @@ def _alibi_slope(p: dict) -> Numeric:
     m = _f64(slopes[h])
     naive = 2.0 ** (-8.0 * (h + 1) / n)
     confusions = [(_f64(slopes[n - 1 - h]), "That is the slope of head "
-                   f"{n - 1 - h}: the heads are counted from the other end. Head 0 is the steepest (most local).")]
+                   f"{n - 1 - h}: the heads are counted from the other end (slopes fall along the head order).")]
     if n & (n - 1):
         confusions.append((naive, f"That is $2^{{-8(h+1)/n}}$ with n = {n}, which is not a power of two: "
                                   "the paper takes the slopes of the largest power of two below n first."))
@@ -134,8 +134,10 @@ def _alibi_slope(p: dict) -> Numeric:
         prompt=(f"A model uses ALiBi with **{n} heads**. What is the slope $m$ of head **{h}** "
                 "(heads counted from 0, in the order the ALiBi paper's code lists them)? "
                 "A fraction such as 1/16, a power such as 2^-0.5 or a decimal to 3 significant digits."),
-        explanation=(f"{rule}. Head {h} gets $m = {_num(m)}$. Head 0 always has the steepest slope (most local "
-                     "head) and, when n is not a power of two, the list is not sorted (§7)."),
+        explanation=(f"{rule}. Head {h} gets $m = {_num(m)}$. "
+                     + ("Head 0 has the steepest slope (the most local head)" if pow2 == n else
+                        f"The list is not sorted: head {pow2} (the first added slope, $2^{{-4/{pow2}}}$) is steeper "
+                        f"than head 0 ($2^{{-8/{pow2}}}$)") + " (§7)."),
         confusions=tuple(confusions),
         working=Working(f"posviz.alibi.slopes({n})", rule + f"; head {h}: $m = {_num(m)}$",
                         tuple(range(n)), _series(slopes), h, "head", "slope m", m, _alibi_by_hand(n, h)))
@@ -154,8 +156,8 @@ def _alibi_bias(p: dict) -> Numeric:
     m = _alibi_by_hand(n, h)
     slopes = alibi.slopes(n, device=CPU, dtype=torch.float64)
     confusions = ((-b, "Wrong sign: ALiBi *subtracts* $m\\,(i-j)$, so far keys are penalised."),
-                  (-_f64(slopes[n - 1 - h]) * (i - j), f"That uses the slope of head {n - 1 - h}: head 0 is the "
-                                                         "steepest."),
+                  (-_f64(slopes[n - 1 - h]) * (i - j), f"That uses the slope of head {n - 1 - h}: the heads are "
+                                                         "counted from the other end."),
                   (-m, "That is the bias at distance 1; multiply the slope by the distance $i - j$."))
     return Numeric(
         params=dict(p), answer=b,
