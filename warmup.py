@@ -46,8 +46,8 @@ def _import_all() -> float:
 
     for name in HEAVY:
         importlib.import_module(name)
-    for pkg in (posviz, posviz.figures):
-        for mod in pkgutil.iter_modules(pkg.__path__, pkg.__name__ + "."):
+    for mod in pkgutil.walk_packages(posviz.__path__, "posviz."):  # subpackages too (figures, lab, quiz)
+        if not mod.name.endswith("__main__"):
             importlib.import_module(mod.name)
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots

@@ -237,7 +237,7 @@ def format_table(results: dict) -> str:
     """The perplexity table as text: one row per variant, mean (min–max) over seeds per length."""
     rows = summarize(results)
     lengths = list(rows[0].mean) if rows else []
-    head = f"{'scheme / extension':42s}" + "".join(f"{'@' + str(n):>22s}" for n in lengths)
+    head = f"{'scheme / extension':48s}" + "".join(f"{'@' + str(n):>22s}" for n in lengths)
     lines = [head, "-" * len(head)]
     for r in rows:
         cells = []
@@ -246,7 +246,7 @@ def format_table(results: dict) -> str:
                 cells.append(f"{'—':>22s}")
             else:
                 cells.append(f"{r.mean[n]:9.2f} ({r.low[n]:.2f}–{r.high[n]:.2f})".rjust(22))
-        lines.append(f"{variant_label(r.variant)[:42]:42s}" + "".join(cells))
+        lines.append(f"{variant_label(r.variant)[:48]:48s}" + "".join(cells))
     env = results.get("environment", {})
     lines.append("")
     lines.append(f"{len(results['runs'])} runs; seeds {results['spec']['seeds']}; trained at L = "
