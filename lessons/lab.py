@@ -42,7 +42,8 @@ as_trained = [r.variant for r in rows if not r.variant.startswith("rope+")]
 def length_view(path, variants, own_ids, style):
     _, all_rows, _, _ = shipped(path)
     picked = [r for r in all_rows if r.variant in variants]
-    return picked, figs.perplexity_by_length(picked, labels, L, style, extra=own_rows(own_ids))
+    own = [r for r in own_rows(own_ids) if r.variant in variants or r.variant == r.scheme]
+    return picked, figs.perplexity_by_length(picked, labels, L, style, extra=own)
 
 
 @page.slide
@@ -83,7 +84,7 @@ def by_position():
 @ui.figure
 def curves_view(path, style):
     res, _, _, _ = shipped(path)
-    return None, figs.training_curves(runner.mean_curves(res), style)
+    return None, figs.training_curves(runner.mean_curves(res), labels, style)
 
 
 @page.slide

@@ -46,13 +46,13 @@ def claims(results: dict) -> list[Claim]:
         row = _find(rows, variant)
         if row is not None and (r := _ratio(row, far, L)) is not None:
             out.append(Claim(claim, Verdict(r >= DEGRADES, f"{claim}: at {far} bytes its perplexity is {r:.2f}× "
-                                                           f"its value at L = {L}.",
+                                                           f"its value at L = {L}",
                                             f"'breaks' means at least {DEGRADES}× ({row.n_seeds} seeds)")))
     row = _find(rows, "alibi")
     if row is not None and (r := _ratio(row, far, L)) is not None:
         claim = "ALiBi holds past the training length"
         out.append(Claim(claim, Verdict(r <= HOLDS, f"{claim}: at {far} bytes its perplexity is {r:.2f}× its "
-                                                    f"value at L = {L}.", f"'holds' means within {HOLDS}×")))
+                                                    f"value at L = {L}", f"'holds' means within {HOLDS}×")))
     if row is not None:
         ranked = sorted((r for r in rows if r.mean.get(far) is not None and "ft" not in r.variant),
                         key=lambda r: r.mean[far])
@@ -62,7 +62,7 @@ def claims(results: dict) -> list[Claim]:
             out.append(Claim(claim, Verdict(best.variant == "alibi",
                                             f"{claim}: the lowest perplexity at {far} bytes is "
                                             f"{variant_label(best.variant)}'s ({best.mean[far]:.2f}); next, "
-                                            f"{variant_label(second.variant)} ({second.mean[far]:.2f}).",
+                                            f"{variant_label(second.variant)} ({second.mean[far]:.2f})",
                                             "means over seeds; RoPE with each scaling method counts as a scheme")))
     plain = _find(rows, "rope")
     tuned = [r for r in rows if r.variant.startswith("rope+") and "ft" in r.variant]
@@ -72,14 +72,14 @@ def claims(results: dict) -> list[Claim]:
         out.append(Claim(claim, Verdict(worst.mean[4 * L] < plain.mean[4 * L],
                                         f"{claim}: at {4 * L} bytes plain RoPE {plain.mean[4 * L]:.2f}, "
                                         + ", ".join(f"{variant_label(r.variant)} {r.mean[4 * L]:.2f}"
-                                                    for r in tuned) + ".", "means over seeds")))
+                                                    for r in tuned), "means over seeds")))
     order = seed_orders(results, far)
     if len(order) > 1:
         same = len(set(order.values())) == 1
         first = next(iter(order.values()))
         out.append(Claim("Every seed ranks the schemes the same way",
                          Verdict(same, f"At {far} bytes, every seed ranks the schemes used as trained in the same "
-                                       f"order: " + " < ".join(variant_label(v) for v in first) + ".",
+                                       f"order: " + " < ".join(variant_label(v) for v in first),
                                  "so the differences are not luck of one seed" if same else
                                  "the order changes with the seed: read close schemes as a tie")))
     return out

@@ -223,13 +223,13 @@ def summarize(results: dict) -> list[Row]:
 
 
 def mean_curves(results: dict) -> dict[str, list[tuple[int, float]]]:
-    """Training loss per scheme, averaged over seeds at the steps every seed recorded."""
+    """Training loss per scheme (by scheme id), averaged over seeds at the steps every seed recorded."""
     out = {}
     for scheme in results["spec"]["schemes"]:
         curves = [dict(map(tuple, r["curve"])) for r in results["runs"] if r["scheme"] == scheme]
         if curves:
             steps = sorted(set.intersection(*(set(c) for c in curves)))
-            out[SCHEME_LABELS[scheme]] = [(s, sum(c[s] for c in curves) / len(curves)) for s in steps]
+            out[scheme] = [(s, sum(c[s] for c in curves) / len(curves)) for s in steps]
     return out
 
 
