@@ -4,15 +4,19 @@ posviz never imports Streamlit; this module is the only place pages get their
 Streamlit conventions from, so every page behaves the same way. A section of a
 lesson page reads like its outline::
 
-    page.section("Absolute vs relative", "absrel")
-    v = page.controls(start=ui.Slider("Phrase starts at", 0, 100, 20), len=ui.Slider("Length", 2, 12, 5))
-    moved, fig = moved_view(v.start, v.len)   # one posviz call and one figure builder, cached
-    ui.plot(fig)
-    ui.check(moved.verdict)                   # a posviz Verdict, computed on this run's numbers
-    page.mistake("absrel.mistake")
+    @page.slide                                   # a fragment; in lecture mode one slide (ui_slides)
+    def absolute_vs_relative():
+        page.section("Absolute vs relative", "absrel")
+        v = page.controls(start=ui.Slider("Phrase starts at", 0, 100, 20), len=ui.Slider("Length", 2, 12, 5))
+        moved, fig = moved_view(v.start, v.len)   # one posviz call and one figure builder, cached
+        ui.plot(fig)
+        ui.check(moved.verdict)                   # a posviz Verdict, computed on this run's numbers
+        page.mistake("absrel.mistake")
 
 where ``moved_view`` is decorated with :func:`figure`, which passes the figure
-style and keys the cache on the lecture flag.
+style and keys the cache on the lecture flag. In lecture mode the same calls lay
+out a slide: the section title with its text under Notes, controls and checks in
+a side column, the figure stretched over the rest (see ``ui_slides``).
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import functools
 import math
 import re
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -29,11 +34,19 @@ from typing import Any, Callable
 
 import streamlit as st
 
+import ui_slides
 from posviz.figures import style_for
+from posviz.lab import report as lab_report
+from posviz.lab import runner as lab_runner
 from posviz.verdict import Verdict
 
 LESSON_DIR = Path(__file__).parent / "assets" / "lesson"
 PLOT_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["lasso2d", "select2d"]}
+# The toolbar's camera button saves the figure at projector size: 1280×720 layout, PNG at 1.5× = 1920×1080
+# pixels (SVG stays vector); the format is the sidebar's "Figure download" choice (URL key ``export``).
+EXPORT_FORMATS = {"PNG": "png", "SVG": "svg"}  # the sidebar's choice (also the URL value) → plotly's format
+EXPORT_SIZE = {"width": 1280, "height": 720, "scale": 1.5}
+_PAGE: ContextVar["Page | None"] = ContextVar("posviz_page", default=None)
 
 
 # -- state ------------------------------------------------------------------
@@ -168,13 +181,28 @@ class Page:
 
     def __init__(self, prefix: str, title: str):
         self.prefix = prefix
+        self.deck = ui_slides.Deck(prefix, title, lecture())  # the page's slides (lecture mode)
+        _PAGE.set(self)
         st.title(title)
+
+    def slide(self, fn: Callable | None = None, *, fragment: bool = True):
+        """Decorator for one section: a fragment in normal mode, one slide in lecture mode (see ui_slides).
+
+        ``@page.slide(fragment=False)`` for a section whose widgets feed the sections after it.
+        """
+        return ui_slides.decorator(self, fn, fragment=fragment)
 
     def controls(self, widths=None, **specs: Control) -> SimpleNamespace:
         """Lay out one row of controls; each is bound to the URL as ``<prefix>_<name>``.
 
-        Returns their values by name (``v.seed``), in the order given.
+        Returns their values by name (``v.seed``), in the order given. On a slide they stack in its side column.
         """
+        f = ui_slides.frame()
+        for name in specs:
+            self.deck.placed(f"{self.prefix}_{name}")
+        if ui_slides.to_side(f):
+            with f.side:
+                return SimpleNamespace(**{name: spec.place(f"{self.prefix}_{name}") for name, spec in specs.items()})
         cols = st.columns(widths or len(specs))
         values = {}
         for col, (name, spec) in zip(cols, specs.items()):
@@ -183,31 +211,73 @@ class Page:
         return SimpleNamespace(**values)
 
     def control(self, name: str, spec: Control):
-        """One control on its own line (or inside a container the caller opened)."""
+        """One control on its own line (or inside a container the caller opened); on a slide, in its side column."""
+        f = ui_slides.frame()
+        self.deck.placed(f"{self.prefix}_{name}")
+        if ui_slides.to_side(f):
+            with f.side:
+                return spec.place(f"{self.prefix}_{name}")
         return spec.place(f"{self.prefix}_{name}")
 
     def prose(self, chunk: str) -> None:
         """Lesson text for one part. In lecture mode it folds away so the live piece fills the screen."""
         body = lesson(self.prefix)[chunk]
-        if lecture():
+        self.deck.note(chunk)
+        f = ui_slides.frame()
+        if f is not None and f.notes is not None:  # on a slide: into its Notes
+            with f.notes:
+                st.markdown(body)
+        elif lecture():
             with st.expander("Notes for this part"):
                 st.markdown(body)
         else:
             st.markdown(body)
 
-    def section(self, title: str, chunk: str) -> None:
+    def section(self, title: str, chunk: str | None = None) -> None:
+        """A section's title and its lesson text (none when ``chunk`` is None); on a slide, its title row."""
+        f = ui_slides.frame()
+        if f is not None:  # a slide's title row: title, Notes, Link
+            return ui_slides.title_row(self.deck, f, title, chunk and lesson(self.prefix)[chunk], chunk)
         st.subheader(title, divider="gray")
-        self.prose(chunk)
+        if chunk is not None:
+            self.prose(chunk)
 
     def mistake(self, chunk: str) -> None:
-        """A common mistake, pointed out where it arises."""
+        """A common mistake, pointed out where it arises (on a slide: in its Notes)."""
+        f = ui_slides.frame()
+        if f is not None and f.notes is not None:
+            self.deck.note(chunk)
+            with f.notes:
+                return st.warning(lesson(self.prefix)[chunk], icon=":material/warning:")
         st.warning(lesson(self.prefix)[chunk], icon=":material/warning:")
 
 
 # -- output -----------------------------------------------------------------
 
 def plot(fig, key: str | None = None) -> None:
-    st.plotly_chart(fig, theme=None, config=PLOT_CONFIG, key=key)
+    """A figure; on a slide it stretches over the height the slide leaves it."""
+    fmt = EXPORT_FORMATS.get(st.session_state.get("export"), "png")
+    config = {**PLOT_CONFIG, "toImageButtonOptions": {**EXPORT_SIZE, "format": fmt, "filename": "posviz-figure"}}
+    f = ui_slides.frame()
+    height = "stretch" if f is not None and f.shown else "content"
+    st.plotly_chart(fig, theme=None, config=config, key=key, height=height)
+
+
+def tabs(labels: list[str]) -> list:
+    """``st.tabs`` in normal mode; plain containers in lecture mode, where each tab's section is a slide of its own
+    (a browser draws only the open tab, so a slide inside a closed one could not be shown)."""
+    return [st.container() for _ in labels] if lecture() else st.tabs(labels)
+
+
+def run_page(page) -> None:
+    """Run the page chosen by ``st.navigation``, then finish its slides (bar, current slide, presenter room)."""
+    token = _PAGE.set(None)
+    try:
+        page.run()
+        current = _PAGE.get()
+        ui_slides.finish(current.deck if current is not None else None)
+    finally:
+        _PAGE.reset(token)
 
 
 @contextmanager
@@ -225,6 +295,10 @@ CHECK_ICONS = {True: ":material/check_circle:", False: ":material/error:"}
 def check(verdict: Verdict) -> None:
     """A live verdict computed by posviz: green when the claim held on this run's numbers."""
     box = st.success if verdict.ok else st.warning
+    f = ui_slides.frame()
+    if ui_slides.to_side(f):  # on a slide: in the side column, under the controls
+        with f.checks:
+            return box(f"**{verdict.claim}**: {verdict.detail}", icon=CHECK_ICONS[bool(verdict.ok)])
     box(f"**{verdict.claim}**: {verdict.detail}", icon=CHECK_ICONS[bool(verdict.ok)])
 
 
@@ -236,10 +310,21 @@ def literal(text: str) -> str:
     return f"{fence}{pad}{text}{pad}{fence}"
 
 
+LAB_DEFAULT = Path(__file__).parent / "assets" / "lab" / "sweep_L64.json"
+
+
+@lru_cache(maxsize=1)
+def shipped_lab_results() -> dict | None:
+    """The Extrapolation lab's default shipped sweep (None when it is missing)."""
+    return lab_runner.load(LAB_DEFAULT) if LAB_DEFAULT.exists() else None
+
+
 @lru_cache(maxsize=None)
 def lesson(page: str) -> dict[str, str]:
     """The chunks of ``assets/lesson/<page>.md``, split at ``<!-- chunk -->`` markers (read once per process)."""
     raw = (LESSON_DIR / f"{page}.md").read_text(encoding="utf-8")
+    if "{{lab:" in raw:  # measured numbers from the Extrapolation lab's shipped sweep, not typed
+        raw = lab_report.fill_measurements(raw, shipped_lab_results())
     parts = re.split(r"^<!--\s*([\w.-]+)\s*-->\s*$", raw, flags=re.M)
     return {parts[i]: parts[i + 1].strip() for i in range(1, len(parts), 2)}
 

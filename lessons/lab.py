@@ -142,18 +142,23 @@ def your_run():
     page.section("Run your own", "live")
     v = page.controls([3, 2, 2, 1], live_schemes=ui.Multi("Schemes (one or two)", model.SCHEMES,
                                                            default=["rope", "alibi"],
-                                                           format_func=model.SCHEME_LABELS.get, max_selections=2),
+                                                           format_func=model.SCHEME_LABELS.get),
                       live_steps=ui.Slider("Training steps", *live.LIVE_LIMITS["steps"], 300, step=50),
                       live_len=ui.Select("Train length L", [16, 32, 64, 128], index=2),
                       live_seed=ui.Number("Seed", 0, 999, 0))
     names = " and ".join(model.SCHEME_LABELS[x] for x in v.live_schemes) or "nothing yet (pick a scheme)"
+    fits = 1 <= len(v.live_schemes) <= live.LIVE_LIMITS["schemes"]
+    if len(v.live_schemes) > live.LIVE_LIMITS["schemes"]:
+        st.warning(f"A live run trains at most {live.LIVE_LIMITS['schemes']} schemes: remove "
+                   f"{len(v.live_schemes) - live.LIVE_LIMITS['schemes']}. The full sweep runs on the command line.",
+                   icon=":material/block:")
     st.caption(f"Trains {names} at L = {v.live_len} for {v.live_steps} steps with seed {v.live_seed}, then scores "
                f"windows of {v.live_len}–{8 * v.live_len} bytes: about {v.live_steps * len(v.live_schemes) // 25 + 8}"
                " s on this server's CPU. It runs in its own low-priority process (one per browser session), so "
                "the page stays responsive; your results join the first chart as dashed lines, for this session.")
     run = st.session_state.get("lab_run")
     if run is None:
-        st.button("Train and evaluate", icon=":material/play_arrow:", type="primary", disabled=not v.live_schemes,
+        st.button("Train and evaluate", icon=":material/play_arrow:", type="primary", disabled=not fits,
                   on_click=start, args=(tuple(v.live_schemes), v.live_steps, v.live_len, v.live_seed))
     if "lab_live_done" in st.session_state:
         st.info(st.session_state["lab_live_done"], icon=":material/info:")

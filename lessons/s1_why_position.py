@@ -21,7 +21,7 @@ def permutation_view(sentence, scheme, seed, causal, style):
     return result, figs.permutation(result, style)
 
 
-@st.fragment
+@page.slide
 def permutation_demo():
     page.section("Attention is permutation-equivariant", "perm")
     v = page.controls(
@@ -49,7 +49,7 @@ def moved_view(start, n, style):
     return moved, figs.ids_and_offsets(moved, style)
 
 
-@st.fragment
+@page.slide
 def absolute_vs_relative():
     page.section("Absolute vs relative", "absrel")
     v = page.controls(start=ui.Slider("Phrase starts at position", 0, 100, 20),
@@ -66,7 +66,7 @@ def terms_view(sentence, scheme, style):
     return parts, figs.score_terms(parts.terms, parts.tokens, style)
 
 
-@st.fragment
+@page.slide
 def additive_vs_score():
     page.section("Additive vs score-based", "additive")
     v = page.controls([3, 2], terms_text=ui.Text("Sentence", "the cat sat on the mat"),
@@ -85,7 +85,7 @@ def seen_view(train_len, max_factor, eval_factor, style):
     return curve, figs.seen_fraction(curve, style)
 
 
-@st.fragment
+@page.slide
 def extrapolation():
     page.section("Length extrapolation", "extrap")
     v = page.controls(train=ui.Select("Trained length L", [128, 512, 1024, 2048, 4096], index=1),
@@ -106,7 +106,7 @@ def decode_view(prefix, n_new, style):
     return cmp, figs.decode_ids(cmp, style)
 
 
-@st.fragment
+@page.slide
 def decoder_ids():
     page.section("Position in decoder-only LLMs", "decoder")
     v = page.controls(prefix=ui.Slider("Prompt length P", 1, 32, 12), new=ui.Slider("Generated tokens", 1, 32, 8))

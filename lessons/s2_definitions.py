@@ -16,7 +16,7 @@ def ids_view(n_tokens, n_pad, side, style):
     return padded, figs.position_ids(padded, style)
 
 
-@st.fragment
+@page.slide
 def position_ids():
     page.section("Position ids", "ids")
     v = page.controls(tokens=ui.Slider("Real tokens", 1, 16, 6), pads=ui.Slider("Pads", 0, 8, 3),
@@ -33,7 +33,7 @@ def sum_view(word, position, dim, std, sqrt_scale, style):
     return summed, figs.vector_sum(summed, style)
 
 
-@st.fragment
+@page.slide
 def token_plus_position():
     page.section("Token + position", "sum")
     v = page.controls([2, 3, 2, 2, 3], word=ui.Text("Token", "bites"), pos=ui.Slider("Position p", 0, 512, 3),
@@ -56,7 +56,7 @@ def bias_view(sentence, slope, where, style):
     return biased, figs.score_bias(biased, style)
 
 
-@st.fragment
+@page.slide
 def score_bias():
     page.section("Score modification S_ij = q·k/√d + b_ij", "bias")
     v = page.controls([3, 2, 2], text=ui.Text("Sentence", "the quick brown fox jumps over the dog"),
@@ -75,7 +75,7 @@ def offsets_view(q_len, k_len, style):
     return grid, figs.offsets(grid, style)
 
 
-@st.fragment
+@page.slide
 def offset_notation():
     page.section("Relative offset notation (i − j)", "offsets")
     v = page.controls(klen=ui.Slider("Keys (cache length)", 1, 24, 10),
@@ -94,7 +94,7 @@ def interp_view(train_len, factor, pair, style):
     return stretched, figs.interpolation(stretched, style)
 
 
-@st.fragment
+@page.slide
 def interpolation():
     page.section("Position interpolation and scaling", "interp")
     v = page.controls(train=ui.Select("Trained length L", [512, 1024, 2048, 4096], index=2),

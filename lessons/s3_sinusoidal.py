@@ -24,7 +24,7 @@ def ladder_view(dim, base, seq_len, style):
     return rungs, figs.ladder(rungs, style)
 
 
-@st.fragment
+@page.slide
 def ladder():
     page.section("Frequency ladder", "ladder")
     v = page.controls(ladder_dim=ui.Select("Model dim d", DIMS, index=5),
@@ -44,7 +44,7 @@ def pair_view(pair, dim, n, style):
     return walk, figs.pair(walk, style)
 
 
-@st.fragment
+@page.slide
 def pairs():
     page.section("Sine/cosine pairs", "pairs")
     c1, c2, c3 = st.columns(3)
@@ -68,7 +68,7 @@ def shift_view(p, k, dim, layout, style):
     return check, figs.shift_check(check, style)
 
 
-@st.fragment
+@page.slide
 def shift():
     page.section("PE[p+k] as a rotation of PE[p]", "shift")
     v = page.controls(shift_p=ui.Slider("Position p", 0, 500, 10), shift_k=ui.Slider("Shift k", 0, 100, 5),
@@ -90,7 +90,7 @@ def similarity_view(n, dim, base, style):
     return sim, figs.similarity(sim, style)
 
 
-@st.fragment
+@page.slide
 def heatmap_and_similarity():
     page.section("Heatmap and dot-product similarity", "similarity")
     v = page.controls(len=ui.Slider("Positions", 8, 2048, 128), layout=ui.Radio("Layout", LAYOUTS))
@@ -109,7 +109,7 @@ def aliasing_view(n, dim, base, min_gap, style):
     return alias, figs.nearest(alias, style)
 
 
-@st.fragment
+@page.slide
 def aliasing():
     page.section("Aliasing", "aliasing")
     v = page.controls(alias_n=ui.Slider("Positions", 16, 1024, 512), alias_gap=ui.Slider("Min gap |p − q|", 1, 64, 8))
@@ -128,7 +128,7 @@ def limits_view(dim, max_offset, style):
     return lim, figs.projected_profiles(lim, style)
 
 
-@st.fragment
+@page.slide
 def limitations():
     page.section("Limitations", "limits")
     v = page.controls(lim_dim=ui.Select("Model dim d", DIMS[2:], index=2),

@@ -29,7 +29,7 @@ def cost_view(positions, width, style):
     return cost, figs.parameter_counts(cost.bars, style)
 
 
-@st.fragment
+@page.slide
 def table_size():
     page.section("The learned table and its parameter count", "table")
     v = page.controls(positions=ui.Number("Max positions L (rows)", 1, 1_048_576, 4096, step=512),
@@ -54,7 +54,7 @@ def limit_view(query, style):
                                   marks={prof.seam: f"{prof.seam}"})
 
 
-@st.fragment
+@page.slide
 def training_limit():
     page.section("The training-length limit", "limit")
     p = page.control("query", ui.Slider("Position p to look up", 0, 2 * N_ROWS - 1, 300,
@@ -90,7 +90,7 @@ def resize_view(new_len, style):
                                   left_pos=rep.before_pos, right_pos=rep.after_pos)
 
 
-@st.fragment
+@page.slide
 def resizing():
     page.section("Resizing by interpolation", "resize")
     new_len = page.control("new_len", ui.Slider("New table length m", 128, 2048, 1024))
@@ -130,7 +130,7 @@ def pca_view(n_first, skip_row0, style):
                                      ("trained table: top-2 PCA", "random table: top-2 PCA"), style, start=res.start)
 
 
-@st.fragment
+@page.slide
 def usage():
     page.section("BERT/GPT-style usage: a real trained table", "usage")
     v = page.controls([2, 1], first=ui.Slider("Show the first N positions", 16, N_ROWS, N_ROWS, step=16),
@@ -163,7 +163,7 @@ def lookup_view(seq_len, mode, style):
                                  broken_label=demo.unchecked.label)
 
 
-@st.fragment
+@page.slide
 def failure_modes():
     page.section("Failure modes", "failure")
     max_delta = page.control("delta", ui.Slider("Largest shift Δ", 4, learned.MAX_DELTA, 48))

@@ -21,7 +21,7 @@ def bias_view(indexing, table, heads, n, k, seed, style):
                                 heads_shown=2 if style.lecture else 4)
 
 
-@st.fragment
+@page.slide
 def bias_matrices():
     page.section("Relative bias matrices", "bias")
     v = page.controls([2, 3, 2], bias_index=ui.Radio("Table indexed by", INDEXING, format_func=INDEXING.get),
@@ -56,7 +56,7 @@ def shaw_view(k, n, seed, values, style):
                  figs.score_parts(outputs, style, xtitle="output feature", colorbar="output") if values else None)
 
 
-@st.fragment
+@page.slide
 def shaw():
     page.section("Shaw-style clipped relative keys", "shaw")
     v = page.controls([3, 3, 1, 2], shaw_k=ui.Slider("Clip distance k", 0, 12, 3),
@@ -86,7 +86,7 @@ def xl_view(n, mem, seed, style):
                                  xtitle="key (memory < 0)", memory_keys=mem)
 
 
-@st.fragment
+@page.slide
 def xl_terms():
     page.section("Transformer-XL: four score terms", "xl")
     v = page.controls([3, 3, 1], xl_len=ui.Slider("Segment length (queries)", 2, 16, 6),
@@ -104,7 +104,7 @@ def memory_view(seg_len, mem, seg, style):
     return res, figs.segment_memory(res.slots, res.key_positions, res.query_positions, res.offsets, style)
 
 
-@st.fragment
+@page.slide
 def xl_memory():
     page.section("Transformer-XL: segment memory", "memory")
     v = page.controls(mem_len=ui.Slider("Segment length L", 2, 16, 4), mem_mem=ui.Slider("Memory length M", 0, 32, 6),
@@ -137,7 +137,7 @@ def usage_view(nb, md, n, mode, random, style):
     return res, figs.t5_bias_usage(res.bias, res.counts, res.unused, style, mode=res.label)
 
 
-@st.fragment
+@page.slide
 def t5_buckets():
     page.section("T5 log buckets", "t5")
     v = page.controls(t5_buckets=ui.Select("num_buckets", BUCKETS, index=BUCKETS.index(32)),
@@ -169,7 +169,7 @@ def shift_view(n, delta, scheme, seed, style):
                  figs.shift_gaps(res.gaps_by_label, delta, style))
 
 
-@st.fragment
+@page.slide
 def shift_test():
     page.section("When relative helps: the shift test", "shift")
     v = page.controls(shift_delta=ui.Slider("Shift every token by Δ", 0, 1000, 37),

@@ -28,7 +28,7 @@ def rotation_view(angle, length, m, pair, base, style):
     return rot, figs.pair_rotation(rot, style)
 
 
-@st.fragment
+@page.slide
 def rotation():
     page.section("A pair of features, rotated", "rotation")
     v = page.controls(
@@ -59,7 +59,7 @@ def relative_view(dim, seed, n_pos, layout, style):
     return check, figs.relative_scores(check, style)
 
 
-@st.fragment
+@page.slide
 def relative():
     page.section("The relative dot-product property", "relative")
     v = page.controls([1, 1, 2, 2],
@@ -83,7 +83,7 @@ def wavelength_view(dim, base, context, style):
     return ladder, figs.wavelengths(ladder, style)
 
 
-@st.fragment
+@page.slide
 def wavelengths():
     page.section("Frequency base and wavelengths per pair", "freq")
     v = page.controls(freq_dim=ui.Select("Head dim d", [32, 64, 128, 256], index=2),
@@ -106,7 +106,7 @@ def norm_view(dim, max_pos, layout, impl, style):
     return check, figs.norm_ratios(check, style)
 
 
-@st.fragment
+@page.slide
 def norms():
     page.section("Norm preservation", "norms")
     v = page.controls([2, 3, 1, 1],
@@ -131,7 +131,7 @@ def mismatch_view(dim, made_for, run, target, style):
     return mis, figs.layout_mismatch(mis, rope.LAYOUT_RUNS[run], style)
 
 
-@st.fragment
+@page.slide
 def layouts():
     page.section("The two layouts: half and interleaved", "layouts")
     with st.columns([1, 4])[0]:
@@ -158,7 +158,7 @@ def decay_view(dim, base, max_d, vectors, style):
     return curve, figs.decay(curve, f"mean |q·k|, {rope.DECAY_VECTORS[vectors]}", style)
 
 
-@st.fragment
+@page.slide
 def decay():
     page.section("Long-term decay", "decay")
     v = page.controls([1, 2, 2, 3],

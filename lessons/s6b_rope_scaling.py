@@ -46,9 +46,10 @@ def method_params() -> tuple[dict, float]:
     return params, frac
 
 
+@page.slide(fragment=False)
 def settings() -> tuple[report.Setting, list]:
     """The shared settings; shows each distinct posviz refusal once; returns the methods that accept them."""
-    st.subheader("Settings shared by every chart", divider="gray")
+    page.section("Settings shared by every chart")
     v = page.controls(
         dim=ui.Number("Head dim d", 2, 1024, 128, step=2, help="RoPE rotates d/2 pairs. Type an odd number."),
         base=ui.Select("Base", BASES, format_func=lambda b: f"{b:,.0f}"),
@@ -71,7 +72,7 @@ def ladder_view(s, methods, kind, style):
     return ladder, figs.ladder_chart(ladder, style)
 
 
-@st.fragment
+@page.slide
 def curves(s, ok):
     page.section("Frequencies and wavelengths, pair by pair", "curves")
     chosen = page.control("methods", ui.Multi("Methods (from the registry)", NAMES, format_func=report.label))
@@ -95,7 +96,7 @@ def kept_view(s, ok):
     return report.kept_pairs(s, ok)
 
 
-@st.fragment
+@page.slide
 def bands(s, ok):
     page.section("YaRN's ramp and Llama 3.1's bands", "bands")
     x_kind = page.control("bands_x", ui.Radio("x axis", ["index", "wavelength"], format_func={
@@ -118,7 +119,7 @@ def attention_view(s, ok, squared, style):
     return factors, figs.attention_chart(factors, squared, style)
 
 
-@st.fragment
+@page.slide
 def attention(s, ok):
     page.section("The attention factor", "attention")
     show = page.control("attn_show", ui.Radio("Show", ["cos/sin", "logit"], format_func={
@@ -137,7 +138,7 @@ def angles_view(s, ok, name, unit, style):
     return angles, figs.angles_chart(angles, unit, style)
 
 
-@st.fragment
+@page.slide
 def angles(s, ok):
     page.section("Angles past the trained range", "angles")
     v = page.controls([3, 2], angle_method=ui.Select("Method", ok, index=ok.index("ntk") if "ntk" in ok else 0,
@@ -158,7 +159,7 @@ def dynamic_view(dim, base, factor, L, N, span, log_x, style):
     return dyn, figs.dynamic_chart(dyn, style)
 
 
-@st.fragment
+@page.slide
 def dynamic(s, ok):
     page.section("Dynamic NTK: the base follows the length", "dynamic")
     v = page.controls(dyn_span=ui.Slider("Show lengths up to (× target s·L)", 1.0, 8.0, 2.0, step=0.5),
@@ -180,7 +181,7 @@ def erratum_view(dim, base, factor, style):
     return err, figs.erratum_chart(err, style)
 
 
-@st.fragment
+@page.slide
 def erratum():
     page.section("Erratum: the NTK-aware base", "erratum")
     v = page.controls(err_s=ui.Number("Scale s", 0.5, 64.0, 2.0, step=0.5),

@@ -76,6 +76,7 @@ def prediction_view(text, hide, style):
     return pred, figs.next_tokens(pred.top, smollm.MODE_LABELS, style, actual=pred.actual)
 
 
+@page.slide(fragment=False)
 def sentence() -> str | None:
     page.section("Your sentence", "sentence")
     text = page.control("text", ui.Text("Sentence (English works best)", DEFAULT_TEXT,
@@ -90,7 +91,7 @@ def sentence() -> str | None:
     return None
 
 
-@st.fragment
+@page.slide
 def attention_maps(text: str):
     page.section("Real attention maps, layer by layer", "attention")
     cfg = model().config
@@ -119,6 +120,7 @@ def attention_maps(text: str):
     ui.check(view.verdict)
 
 
+@page.slide
 def perplexity(text: str):
     page.section("Perplexity: right pairing, wrong pairing, no RoPE", "ablation")
     abl, (bars, curve) = ablation_view(text)
@@ -133,7 +135,7 @@ def perplexity(text: str):
     page.mistake("pairing.mistake")
 
 
-@st.fragment
+@page.slide
 def predictions(text: str):
     page.section("What the model predicts next", "predict")
     hide = page.control("hide", ui.Slider("Hide the last k tokens", 0, 40, 0,

@@ -22,7 +22,7 @@ def linear_view(sentence, head, query, causal, style):
     return res, figs.linear_bias(res, style)
 
 
-@st.fragment
+@page.slide
 def linear_biases():
     page.section("Linear biases", "linear")
     v = page.controls([3, 2, 2, 2], text=ui.Text("Sentence", "the cat sat on the mat because it was very warm",
@@ -48,7 +48,7 @@ def slopes_view(n_heads, naive, style):
     return rep, figs.slopes(rep, style, naive=naive)
 
 
-@st.fragment
+@page.slide
 def head_slopes():
     page.section("One slope per head, for any head count", "slopes")
     v = page.controls([3, 2], heads=ui.Slider("Heads n", 1, 64, 8, help="Try 12: not a power of two."),
@@ -68,7 +68,7 @@ def span_view(n_heads, length, threshold, style):
     return rep, (figs.head_factors(rep, style, heads_shown=4 if style.lecture else 8), figs.spans(rep, style))
 
 
-@st.fragment
+@page.slide
 def spans():
     page.section("Per-head bias and attention span", "span")
     v = page.controls(span_heads=ui.Slider("Heads n", 1, 32, 8),
@@ -90,7 +90,7 @@ def extrap_view(n_heads, train_len, factor, style):
     return rep, figs.extrapolation(rep, style, heads_shown=4 if style.lecture else 8)
 
 
-@st.fragment
+@page.slide
 def past_training_length():
     page.section("Past the training length", "extrap")
     v = page.controls(ex_heads=ui.Slider("Heads n", 1, 64, 8),
@@ -111,7 +111,7 @@ def shift_view(start, head, embedding, style):
     return res, figs.shift(res, style)
 
 
-@st.fragment
+@page.slide
 def bias_vs_embedding():
     page.section("A bias on the scores vs an embedding added to the input", "embed")
     v = page.controls([3, 2, 3], start=ui.Slider("Phrase starts at position", 0, 2000, 100),
@@ -131,7 +131,7 @@ def mask_view(where, head, style):
     return res, figs.masked_weights(res, style)
 
 
-@st.fragment
+@page.slide
 def causal_mask():
     page.section("The causal mask, and where the bias goes", "mask")
     v = page.controls([3, 2], where=ui.Radio("The bias is added", list(alibi.MASK_MODES),

@@ -28,7 +28,7 @@ def tests_view(n, delta, causal, seed, style):
     return res, figs.scheme_tests(res, style)
 
 
-@st.fragment
+@page.slide
 def side_by_side():
     page.section("Permutation and shift tests, every scheme", "tests")
     v = page.controls([3, 3, 1.2, 1.4], tests_len=ui.Slider("Tokens", 3, 32, 8),
@@ -54,7 +54,7 @@ def profile_view(n, content, method, factor, style):
     return res, figs.attention_profile(res, style)
 
 
-@st.fragment
+@page.slide
 def distance_entropy():
     page.section("Attention distance and entropy", "profile")
     v = page.controls([3, 2], prof_len=ui.Slider("Sequence length", 16, 384, 64, step=16),
@@ -83,7 +83,7 @@ def decode_view(scheme, mode, prompt, pad, steps, style):
     return run, figs.decode_run(run, style)
 
 
-@st.fragment
+@page.slide
 def decode_simulator():
     page.section("The KV-cache decode simulator", "decode")
     v = page.controls([2, 3], dec_scheme=ui.Select("Scheme", SCHEMES, index=SCHEMES.index("rope"),
@@ -110,7 +110,7 @@ def table_view(train_len, d_model, heads, style):
     return table, figs.scheme_facts(table, style)
 
 
-@st.fragment
+@page.slide
 def choosing():
     page.section("Choosing a scheme", "choose")
     v = page.controls(choose_len=ui.Select("Training length L", TRAIN_LENS, index=1),

@@ -83,7 +83,7 @@ def needle_label(seed) -> str:
     return f"seed {seed}: {probes.fact(seed).sentence.strip()}"
 
 
-@st.fragment
+@page.slide
 def needle_shipped(ready: bool):
     page.section("The needle grid, measured", "needle")
     with ui.guard(f"Write the file again with `{probes.GRID_COMMAND}`."):
@@ -104,7 +104,7 @@ def needle_shipped(ready: bool):
     page.mistake("needle.mistake")
 
 
-@st.fragment
+@page.slide
 def needle_live():
     page.section("Your own needle, live", "live")
     v = page.controls([1, 1.2, 2.6, 1], seed=ui.Number("Seed", 0, 9999, 7, help="Picks the colour, object and code."),
@@ -144,7 +144,7 @@ def decode_view(prompt, bug, steps, pad, style):
     return check, figs.decode(check, probes.RUN_LABELS, style)
 
 
-@st.fragment
+@page.slide
 def decode():
     page.section("KV-cache decoding with correct and wrong position ids", "decode")
     prompt = page.control("prompt", ui.Text("Prompt", DEFAULT_PROMPT,
@@ -180,7 +180,7 @@ def entropy_view(n, method, factor, style):
     return comparison, figs.entropy(comparison, style)
 
 
-@st.fragment
+@page.slide
 def entropy():
     page.section("Attention entropy under RoPE scaling", "entropy")
     v = page.controls(method=ui.Select("Scaling method, applied at inference", METHODS,

@@ -27,7 +27,7 @@ def demo_view(name, knobs, style):
     return demo, figs.side_by_side(demo, style)
 
 
-@st.fragment
+@page.slide
 def mistake_demo(name):
     m = mistakes.MISTAKES[name]
     page.section(f"#{m.number} · {m.title}", name)
@@ -47,6 +47,6 @@ def mistake_demo(name):
     st.page_link(file, label=f"Taught in {m.section} · {title}. Fix: {m.fix}", icon=":material/school:")
 
 
-for tab, name in zip(st.tabs([f"{m.number} · {m.short}" for m in mistakes.MISTAKES.values()]), mistakes.MISTAKES):
+for tab, name in zip(ui.tabs([f"{m.number} · {m.short}" for m in mistakes.MISTAKES.values()]), mistakes.MISTAKES):
     with tab:
         mistake_demo(name)

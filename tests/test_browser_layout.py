@@ -1,0 +1,329 @@
+"""Layout in a real browser (headless Debian Chromium): lecture slides that fit the projector, and
+pages that fit a phone. Measured on the page, not judged from screenshots:
+
+* every slide of every lesson page that has slides, at 1280×720 in lecture mode: the slide shown is
+  the one in the URL, and its figure(s) lie fully inside the viewport and fill a good part of it;
+* at 1920×1080 the type and the figure grow with the screen;
+* at 390 px (a phone) no page is wider than the viewport: not the document, not the main area;
+* PageDown/PageUp and the arrow keys move to the next/previous slide (not while a slider has focus);
+* a slide's link, moved widget included, opens that slide in that state on a freshly started server,
+  and the QR code drawn beside it decodes to that link;
+* the figure toolbar saves at projector size (checked with the keyboard); presenter notes follow the slide.
+
+One server for the module (a fresh one only where the test is about a fresh start). Skips when
+/usr/bin/chromium or playwright is missing, unless POSVIZ_REQUIRE_BROWSER=1.
+
+Run only these:  .venv/bin/python -m pytest -q tests/test_browser_layout.py
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from pathlib import Path
+from urllib.parse import parse_qs, urlparse
+
+import pytest
+
+import apptools
+from apptools import PAGES, PageRow
+
+pytestmark = pytest.mark.browser
+
+REQUIRE = os.environ.get("POSVIZ_REQUIRE_BROWSER") == "1"
+T_MS = 120_000
+HD = {"width": 1280, "height": 720}
+FULL_HD = {"width": 1920, "height": 1080}
+PHONE = {"width": 390, "height": 844}
+SLIDE_PAGES = [p for p in PAGES if p.path.exists() and "@page.slide" in p.path.read_text(encoding="utf-8")]
+MIN_FIGURE_SHARE = 0.35   # a slide's figures cover at least this share of the viewport height
+
+
+def _unavailable(reason: str):
+    if REQUIRE:
+        pytest.fail(f"POSVIZ_REQUIRE_BROWSER=1 but {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not Path(apptools.CHROMIUM).exists():
+        _unavailable(f"{apptools.CHROMIUM} is missing (apt-get install chromium; never `playwright install`)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _unavailable("the playwright package is not installed (pip install -r requirements-dev.txt)")
+    with sync_playwright() as pw:
+        b = apptools.launch_chromium(pw)
+        yield b
+        b.close()
+
+
+@pytest.fixture(scope="module")
+def server(browser):
+    with apptools.streamlit_server() as srv:
+        yield srv
+
+
+@pytest.fixture
+def open_tab(browser):
+    contexts = []
+
+    def make(viewport: dict, **kw):
+        ctx = browser.new_context(viewport=viewport, **kw)
+        contexts.append(ctx)
+        page = ctx.new_page()
+        page.set_default_timeout(T_MS)
+        page.js_errors = []
+        page.on("pageerror", lambda e: page.js_errors.append(str(e)))
+        return page
+
+    yield make
+    for ctx in contexts:
+        ctx.close()
+
+
+def goto(page, url: str):
+    resp = page.goto(url)
+    assert resp is not None and resp.status == 200, f"GET {url}: {resp and resp.status}"
+    apptools.wait_idle(page, T_MS)
+
+
+# What a slide view shows now: which slide containers are visible, its figures' boxes, and whether
+# every figure has finished laying out at the height the slide gives it.
+SLIDE_STATE = """() => {
+  const box = e => { const r = e.getBoundingClientRect(); return [r.left, r.top, r.right, r.bottom]; };
+  const shown = [...document.querySelectorAll('[class*="st-key-posviz-slide-"]')]
+    .filter(e => e.getBoundingClientRect().height > 0)
+    .map(e => +[...e.classList].find(c => c.startsWith('st-key-posviz-slide-')).split('-').pop());
+  const plots = [...document.querySelectorAll('[data-testid="stMain"] .js-plotly-plot')]
+    .filter(e => e.getBoundingClientRect().height > 0);
+  const settled = plots.every(e => Math.abs(e.getBoundingClientRect().height
+    - e.closest('.stElementContainer').getBoundingClientRect().height) < 2 && e.querySelector('.main-svg'));
+  const bar = document.querySelector('.st-key-posviz-bar [data-testid="stPopover"]');
+  const controls = [...document.querySelectorAll('[class*="st-key-posviz-side-"] .stElementContainer[class*="st-key-"]')]
+    .filter(e => e.getBoundingClientRect().height > 0 && !e.querySelector('[data-testid="stAlert"]'));
+  return {shown, figures: plots.map(box), controls: controls.map(box), settled, bar: bar ? bar.innerText.trim() : null,
+          title: ([...document.querySelectorAll('[class*="st-key-posviz-head-"] h3')]
+                  .find(e => e.getBoundingClientRect().height > 0) || {}).innerText};
+}"""
+
+
+# Counts changes to the main area: plotly draws every figure of the page, hidden slides' too, and a
+# cold server's first visit can keep the browser busy drawing for seconds after the script finished.
+WATCH = """() => { if (window.__posvizChanges === undefined) { window.__posvizChanges = 0;
+  new MutationObserver(ms => { window.__posvizChanges += ms.length; })
+    .observe(document.body, {subtree: true, childList: true, attributes: true}); }
+  return window.__posvizChanges; }"""
+
+
+def wait_quiet(page, quiet_s: float = 0.25, timeout_s: float = 30.0) -> None:
+    """Wait until nothing on the page has changed for ``quiet_s`` (the browser has finished drawing)."""
+    deadline, last, since = time.monotonic() + timeout_s, page.evaluate(WATCH), time.monotonic()
+    while time.monotonic() - since < quiet_s and time.monotonic() < deadline:
+        time.sleep(0.05)
+        now = page.evaluate(WATCH)
+        if now != last:
+            last, since = now, time.monotonic()
+
+
+def slide_state(page, want: int | None = None, timeout_s: float = 30.0) -> dict:
+    """Wait until slide ``want`` (if given) is the only one shown, its figures have settled at the height
+    the slide gives them and the page has stopped changing."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        state = page.evaluate(SLIDE_STATE)
+        if state["settled"] and (want is None or state["shown"] == [want]):
+            wait_quiet(page, timeout_s=max(deadline - time.monotonic(), 1.0))
+            again = page.evaluate(SLIDE_STATE)
+            if again["figures"] == state["figures"] and again["settled"]:
+                return again
+        if time.monotonic() > deadline:
+            pytest.fail(f"{page.url}: slide {want} never settled: {state}", pytrace=False)
+        time.sleep(0.05)
+
+
+def slide_count(state: dict) -> int:
+    m = re.search(r"(\d+)\s*/\s*(\d+)", state["bar"] or "")
+    assert m, f"no 'k / N' in the slide bar: {state['bar']!r}"
+    return int(m.group(2))
+
+
+def wait_for_slide_param(page, k: int) -> None:
+    page.wait_for_url(re.compile(rf"[?&]slide={k}(&|$)"), timeout=T_MS)
+    apptools.wait_idle(page, T_MS)
+
+
+# -- every slide fits the projector ------------------------------------------------------------------
+
+@pytest.mark.parametrize("row", [pytest.param(p, id=p.prefix) for p in SLIDE_PAGES])
+def test_every_slide_fits_1280x720(row: PageRow, server, open_tab):
+    """Walk the page's slides with PageDown: each shows alone, its figures inside the viewport and covering
+    a good part of it, its controls above the fold (its checks may scroll in the side column)."""
+    page = open_tab(HD)
+    goto(page, f"{server.url}/{row.url_path}?lecture=true")
+    state = slide_state(page, 1, timeout_s=60)
+    n = slide_count(state)
+    problems = []
+    for k in range(1, n + 1):
+        if k > 1:
+            page.keyboard.press("PageDown")
+            wait_for_slide_param(page, k)
+            state = slide_state(page, k)
+        w, h = HD["width"], HD["height"]
+        outside = [f for f in state["figures"] if f[0] < -1 or f[1] < -1 or f[2] > w + 1 or f[3] > h + 1]
+        if outside:
+            problems.append(f"slide {k} ({state['title']}): figure(s) leave the 1280×720 viewport: {outside}")
+        below = [c for c in state["controls"] if c[3] > h + 1]
+        if below:
+            problems.append(f"slide {k} ({state['title']}): {len(below)} control(s) below the 720-px fold: {below}")
+        covered = sum(f[3] - f[1] for f in state["figures"])
+        if state["figures"] and covered < MIN_FIGURE_SHARE * h:
+            problems.append(f"slide {k} ({state['title']}): its figures cover only {covered:.0f} px of 720")
+        if not state["title"]:
+            problems.append(f"slide {k}: no slide title shown")
+    assert not page.locator('[data-testid="stException"]').count(), "an exception is shown"
+    assert not page.js_errors, page.js_errors
+    assert not problems, f"/{row.url_path} in lecture mode:\n- " + "\n- ".join(problems)
+
+
+def test_full_hd_scales_type_and_figure(server, open_tab):
+    """At 1920×1080 the slide is the 1280×720 slide made larger: type and figure grow by ~1.5."""
+    row = next(p for p in SLIDE_PAGES if p.prefix == "s5")
+    sizes = {}
+    for name, viewport in (("hd", HD), ("full", FULL_HD)):
+        page = open_tab(viewport)
+        goto(page, f"{server.url}/{row.url_path}?lecture=true&slide=1")
+        state = slide_state(page, 1, timeout_s=60)
+        fig = state["figures"][0]
+        assert fig[2] <= viewport["width"] + 1 and fig[3] <= viewport["height"] + 1, (name, fig)
+        root = page.evaluate("() => parseFloat(getComputedStyle(document.documentElement).fontSize)")
+        title = page.locator('[class*="st-key-posviz-head-"] h3').first.evaluate(
+            "e => parseFloat(getComputedStyle(e).fontSize)")
+        sizes[name] = (root, title, fig[2] - fig[0], fig[3] - fig[1])
+    for what, hd, full in zip(("root type", "slide title", "figure width", "figure height"),
+                              sizes["hd"], sizes["full"]):
+        assert full >= 1.3 * hd, f"{what}: {hd:g} at 1280×720 but only {full:g} at 1920×1080"
+
+
+# -- a phone: nothing wider than the screen ------------------------------------------------------------
+
+WIDTHS = """() => { const main = document.querySelector('[data-testid="stMain"]');
+  return [document.documentElement.scrollWidth, main ? main.scrollWidth : 0, innerWidth]; }"""
+
+
+PHONE_LECTURE = ("s5", "s6", "s6c", "s9")  # wide formulas, own columns, a real model, tabs turned slides
+
+
+@pytest.mark.parametrize("lecture", [False, True], ids=["normal", "lecture"])
+def test_phone_no_page_wider_than_viewport(lecture: bool, server, open_tab):
+    """390 px: neither the document nor the main area scrolls sideways, on any page; in lecture mode on
+    pages whose slides have the widest content."""
+    page = open_tab(PHONE, is_mobile=True, has_touch=True)
+    rows = [p for p in SLIDE_PAGES if p.prefix in PHONE_LECTURE] if lecture else [p for p in PAGES if p.path.exists()]
+    wide = []
+    for row in rows:
+        goto(page, f"{server.url}/{row.url_path}" + ("?lecture=true" if lecture else ""))
+        try:
+            page.wait_for_function("() => [...document.querySelectorAll('.js-plotly-plot')]"
+                                   ".every(e => e.querySelector('.main-svg'))", timeout=15_000)
+        except Exception:  # a page whose figures never draw is test_browser's business
+            pass
+        doc, main, view = page.evaluate(WIDTHS)
+        if doc > view or main > view:
+            wide.append(f"/{row.url_path}: document {doc} px, main area {main} px wide in a {view}-px viewport")
+    assert not wide, "pages wider than a phone:\n- " + "\n- ".join(wide)
+
+
+# -- keyboard ---------------------------------------------------------------------------------------------
+
+def test_keyboard_moves_slides(server, open_tab):
+    row = next(p for p in SLIDE_PAGES if p.prefix == "s5")
+    page = open_tab(HD)
+    goto(page, f"{server.url}/{row.url_path}?lecture=true&export=SVG")
+    slide_state(page, 1, timeout_s=60)
+    # The figure toolbar's camera saves at projector size, in the sidebar's format (SVG from the link).
+    opts = page.evaluate("() => document.querySelector('.js-plotly-plot')._context.toImageButtonOptions")
+    assert opts["format"] == "svg" and (opts["width"] * opts["scale"], opts["height"] * opts["scale"]) == (1920, 1080)
+    for key, k in (("PageDown", 2), ("ArrowRight", 3), ("PageUp", 2), ("ArrowLeft", 1)):
+        page.keyboard.press(key)
+        wait_for_slide_param(page, k)
+        assert slide_state(page, k)["shown"] == [k], f"{key}: slide {k} is not the one shown"
+    # On the first slide, PageUp has nowhere to go; with a slider focused, arrows move the slider.
+    page.keyboard.press("PageUp")
+    apptools.wait_idle(page, T_MS)
+    assert parse_qs(urlparse(page.url).query).get("slide", ["1"]) == ["1"]
+    slider = page.locator(".st-key-s5_bias_len input[type=range]")
+    before = slider.input_value()
+    slider.focus()
+    slider.press("ArrowRight")
+    page.wait_for_url(re.compile(r"[?&]s5_bias_len="))
+    apptools.wait_idle(page, T_MS)
+    assert slider.input_value() != before
+    assert parse_qs(urlparse(page.url).query).get("slide", ["1"]) == ["1"], "ArrowRight in a slider changed slide"
+    assert not page.js_errors, page.js_errors
+
+
+# -- a slide's link and its QR code -----------------------------------------------------------------------
+
+def decode_qr(png: bytes) -> list[str]:
+    import io
+
+    import numpy as np
+    import zxingcpp
+    from PIL import Image
+
+    return [r.text for r in zxingcpp.read_barcodes(np.asarray(Image.open(io.BytesIO(png)).convert("L")))]
+
+
+def test_slide_link_and_qr_open_that_slide_on_a_fresh_server(server, browser, open_tab):
+    pytest.importorskip("zxingcpp")
+    row = next(p for p in SLIDE_PAGES if p.prefix == "s5")
+    page = open_tab(HD)
+    goto(page, f"{server.url}/{row.url_path}?lecture=true&slide=2")
+    slide_state(page, 2, timeout_s=60)
+    slider = page.locator(".st-key-s5_shaw_len input[type=range]")
+    slider.focus()
+    for _ in range(3):
+        slider.press("ArrowRight")
+    page.wait_for_url(re.compile(r"[?&]s5_shaw_len=13(&|$)"))
+    apptools.wait_idle(page, T_MS)
+    page.locator('.st-key-posviz-head-2 [data-testid="stPopover"] button:visible', has_text="Link").first.click()
+    code = page.locator('[data-testid="stPopoverBody"] [data-testid="stCode"]').last
+    code.wait_for(state="visible")
+    link = re.sub(r"\s+", "", code.inner_text())
+    query = parse_qs(urlparse(link).query)
+    assert query.get("slide") == ["2"] and query.get("lecture") == ["true"] and query.get("s5_shaw_len") == ["13"], link
+    assert "room" not in query, f"the shared link must not carry the presenter room: {link}"
+    qr = page.locator('[data-testid="stPopoverBody"] [data-testid="stImage"] img').last
+    qr.wait_for(state="visible")
+    assert decode_qr(qr.screenshot()) == [link], "the QR code does not decode to the slide's link"
+
+    with apptools.streamlit_server() as fresh:
+        other = open_tab(HD)
+        goto(other, link.replace(server.url, fresh.url))
+        state = slide_state(other, 2, timeout_s=90)
+        assert state["title"].startswith("Shaw"), state
+        assert other.locator(".st-key-s5_shaw_len input[type=range]").input_value() == "13"
+        assert other.locator(".st-key-lecture input[type=checkbox]").is_checked()
+        assert not other.locator('[data-testid="stException"]').count()
+
+
+# -- presenter notes --------------------------------------------------------------------------------------------
+
+def test_presenter_notes_follow_the_slide(server, open_tab):
+    slides = open_tab(HD)
+    goto(slides, f"{server.url}/relative?lecture=true&slide=2")
+    slide_state(slides, 2, timeout_s=60)
+    room = parse_qs(urlparse(slides.url).query)["room"][0]
+    notes = open_tab(HD)
+    goto(notes, f"{server.url}/presenter-notes?room={room}")
+    heading = notes.locator('[data-testid="stMain"] h3').first
+    notes.wait_for_function("() => /Slide 2 of/.test(document.body.innerText)", timeout=15_000)
+    assert "Shaw" in heading.inner_text()
+    slides.bring_to_front()
+    slides.keyboard.press("PageDown")
+    wait_for_slide_param(slides, 3)
+    notes.wait_for_function("() => /Slide 3 of/.test(document.body.innerText)", timeout=15_000)
+    assert "Transformer-XL" in notes.locator('[data-testid="stMain"] h3').first.inner_text()
