@@ -112,24 +112,24 @@ def needle_live():
                       lengths=ui.Multi("Context lengths (tokens)", LIVE_LENGTHS, default=[128, 256]),
                       run=ui.Toggle("Run it", help="Measure this grid now, with a progress bar."))
     with ui.guard("Pick at least one context length."):
-        todo = plan(v.seed, DEPTH_SETS[v.depths], tuple(v.lengths))
+        planned = plan(v.seed, DEPTH_SETS[v.depths], tuple(v.lengths))
         speed = replay(0).ms_per_token
-        st.markdown(f"**Needle:** {ui.literal(todo.fact.sentence.strip())} &nbsp;·&nbsp; {len(todo.depths)} depths × "
-                    f"{len(todo.lengths)} lengths read {todo.tokens_read:,} tokens: about "
-                    f"{todo.seconds_at(speed):.0f} s at the {speed:.1f} ms per token this server just measured.")
+        st.markdown(f"**Needle:** {ui.literal(planned.fact.sentence.strip())} &nbsp;·&nbsp; {len(planned.depths)} depths × "
+                    f"{len(planned.lengths)} lengths read {planned.tokens_read:,} tokens: about "
+                    f"{planned.seconds_at(speed):.0f} s at the {speed:.1f} ms per token this server just measured.")
         if not v.run:
             st.caption("Switch on *Run it* to measure this grid. A finished grid is kept for anyone who asks for "
                        "the same settings.")
             return
         done = live_grids()
-        if (v.seed, todo.depths, todo.lengths) not in done:
+        if (v.seed, planned.depths, planned.lengths) not in done:
             if len(done) >= 64:  # a bound on memory: the oldest settings go first
                 done.pop(next(iter(done)))
             bar = st.progress(0.0, text="Starting …")
-            done[v.seed, todo.depths, todo.lengths] = probes.needle_grid(
-                model(), todo.depths, todo.lengths, v.seed, progress=lambda f, text: bar.progress(f, text=text))
+            done[v.seed, planned.depths, planned.lengths] = probes.needle_grid(
+                model(), planned.depths, planned.lengths, v.seed, progress=lambda f, text: bar.progress(f, text=text))
             bar.empty()
-        grid, fig = needle_view(v.seed, todo.depths, todo.lengths)
+        grid, fig = needle_view(v.seed, planned.depths, planned.lengths)
         ui.plot(fig)
         st.caption(f"Measured in {grid.seconds:.1f} s ({grid.ms_per_token:.1f} ms per token read).")
         if grid.verdict is not None:
