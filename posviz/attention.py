@@ -254,8 +254,8 @@ def softmax_with_bias(scores: torch.Tensor, bias: torch.Tensor, *, where: str = 
                              f"{type(bias).__name__} {bias!r:.40}") from None
     bias = backend.check_tensor("bias", bias)
     try:
-        fits = torch.broadcast_shapes(bias.shape, scores.shape) == scores.shape
-    except RuntimeError:
+        fits = backend.broadcast_shapes(bias.shape, scores.shape) == tuple(scores.shape)
+    except ValueError:
         fits = False
     if not fits:
         raise ValueError(f"bias must broadcast to scores' shape {list(scores.shape)}, got {list(bias.shape)}")

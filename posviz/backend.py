@@ -7,6 +7,7 @@ is made once per process from ``POSVIZ_DEVICE`` (``auto`` | ``cpu`` | ``cuda``);
 
 from __future__ import annotations
 
+import operator
 import os
 from collections.abc import Collection
 from functools import lru_cache
@@ -120,6 +121,28 @@ def as_tensor(x, device=None, dtype=DTYPE) -> torch.Tensor:
     if (out.is_floating_point() or out.is_complex()) and not bool(torch.isfinite(out).all()):
         _check_no_overflow(x, out, dtype)
     return out
+
+
+def broadcast_shapes(*shapes) -> tuple:
+    """numpy's broadcasting rule on shapes; ValueError when they do not broadcast.
+
+    ``torch.broadcast_shapes`` would do, but its first call imports torch.fx and
+    sympy (0.65 s holding the GIL, so every session of a fresh server waits).
+    """
+    try:
+        shapes = [tuple(operator.index(d) for d in s) for s in shapes]
+    except TypeError:
+        raise ValueError(f"shapes must be sequences of whole numbers, got {shapes!r:.80}") from None
+    if any(d < 0 for s in shapes for d in s):
+        raise ValueError(f"shapes must not have negative sizes, got {shapes!r:.80}")
+    n = max((len(s) for s in shapes), default=0)
+    out = [1] * n
+    for s in shapes:
+        for i, d in enumerate((1,) * (n - len(s)) + s):
+            if d != 1 and out[i] not in (1, d):
+                raise ValueError(f"shapes {' and '.join(str(x) for x in shapes)} do not broadcast")
+            out[i] = d if d != 1 else out[i]
+    return tuple(out)
 
 
 def _check_no_overflow(x, out: torch.Tensor, dtype) -> None:

@@ -60,8 +60,8 @@ def _same_dtype(name: str, t: torch.Tensor, ref_name: str, ref: torch.Tensor) ->
 def _batch(names: str, *shapes) -> torch.Size:
     """The broadcast of the leading (batch) dims of several ``[..., rows, cols]`` tensors."""
     try:
-        return torch.broadcast_shapes(*(s[:-2] for s in shapes))
-    except RuntimeError:
+        return torch.Size(backend.broadcast_shapes(*(s[:-2] for s in shapes)))
+    except ValueError:
         raise ValueError(f"{names} must have broadcastable leading (batch) dims, got "
                          f"{', '.join(str(tuple(s)) for s in shapes)}") from None
 

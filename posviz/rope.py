@@ -175,7 +175,7 @@ def rotate_pair(xy, position, theta) -> torch.Tensor:
     pos = _positions64("position", position, xy.device)
     th = _reals64("theta", theta, xy.device)
     try:
-        shape = _broadcast(_broadcast(pos.shape, th.shape), xy.shape[:-1])
+        shape = backend.broadcast_shapes(pos.shape, th.shape, xy.shape[:-1])
     except ValueError:
         raise ValueError(f"position {tuple(pos.shape)}, theta {tuple(th.shape)} and xy's leading shape "
                          f"{tuple(xy.shape[:-1])} must broadcast together") from None
@@ -344,7 +344,7 @@ def _angles64(positions, freq: torch.Tensor, name: str = "positions") -> torch.T
 def _grid_shape(m_t: torch.Tensor, n_t: torch.Tensor, dim: int) -> tuple:
     """Broadcast shape of the positions ``m`` and ``n``, at most ``MAX_CELLS`` numbers once ``dim`` wide."""
     try:
-        shape = _broadcast(m_t.shape, n_t.shape)
+        shape = backend.broadcast_shapes(m_t.shape, n_t.shape)
     except ValueError:
         raise ValueError(f"m and n must broadcast together, got shapes {tuple(m_t.shape)} and "
                          f"{tuple(n_t.shape)}") from None
@@ -359,20 +359,9 @@ def _check_decay_cells(dim: int, max_distance: int) -> None:
                          f"{MAX_CELLS}: lower max_distance or dim")
 
 
-def _broadcast(a, b) -> tuple:
-    """numpy's broadcasting rule on shapes. (torch.broadcast_shapes imports
-    torch.fx on first use: 0.65 s on the first RoPE call of a server.)"""
-    a, b = tuple(a), tuple(b)
-    n = max(len(a), len(b))
-    a, b = (1,) * (n - len(a)) + a, (1,) * (n - len(b)) + b
-    if any(x != y and 1 not in (x, y) for x, y in zip(a, b)):
-        raise ValueError(f"shapes {a} and {b} do not broadcast")
-    return tuple(max(x, y) if 1 in (x, y) else x for x, y in zip(a, b))
-
-
 def _check_broadcast(x_lead, pos_lead) -> None:
     try:
-        ok = _broadcast(x_lead, pos_lead) == tuple(x_lead)
+        ok = backend.broadcast_shapes(x_lead, pos_lead) == tuple(x_lead)
     except ValueError:
         ok = False
     if not ok:

@@ -181,3 +181,38 @@ def test_tune_threads_reads_env_and_validates(monkeypatch):
                 backend.tune_threads(bad)
     finally:
         torch.set_num_threads(before)
+
+
+@pytest.mark.parametrize("shapes", [((2, 1, 4), (3, 1)), ((), (5,)), ((1,), (1,)), ((0, 3), (1, 3)),
+                                    ((4, 1, 2), (1, 3, 1), (3, 2)), ((7,),), ()])
+def test_broadcast_shapes_follows_numpy(shapes):
+    assert backend.broadcast_shapes(*shapes) == np.broadcast_shapes(*shapes)
+
+
+@pytest.mark.parametrize("shapes", [((2,), (3,)), ((2, 3), (3, 2)), ((0,), (2,))])
+def test_broadcast_shapes_refuses_what_numpy_refuses(shapes):
+    with pytest.raises(ValueError):
+        np.broadcast_shapes(*shapes)
+    with pytest.raises(ValueError, match="do not broadcast"):
+        backend.broadcast_shapes(*shapes)
+
+
+@pytest.mark.parametrize("bad", [(None,), ((2.5,),), ((-1, 2),), (("a",),)])
+def test_broadcast_shapes_names_bad_shapes(bad):
+    with pytest.raises(ValueError, match="shapes"):
+        backend.broadcast_shapes(*bad)
+
+
+def test_shape_checks_do_not_import_torch_fx():
+    """torch.broadcast_shapes' first call imports torch.fx and sympy (0.65 s holding the GIL on a fresh server)."""
+    code = ("import sys, torch\n"
+            "from posviz import attention, relative, rope\n"
+            "x = torch.randn(2, 4, 8)\n"
+            "rope.apply_rope(x, torch.arange(4), rope.inv_freq(8))\n"
+            "attention.softmax_with_bias(torch.zeros(2, 4, 4), torch.zeros(4, 4))\n"
+            "relative.shaw_scores(torch.randn(4, 8), torch.randn(4, 8), torch.randn(5, 8), 2)\n"
+            "print(sorted(m for m in ('sympy', 'torch.fx.experimental.symbolic_shapes') if m in sys.modules))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                         cwd=Path(__file__).resolve().parents[1])
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"

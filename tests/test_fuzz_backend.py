@@ -7,6 +7,7 @@ import fuzzing
 
 EXAMPLES = {
     "backend.as_tensor": (([1.0, 2.0, 3.0],), {}),
+    "backend.broadcast_shapes": (((2, 1, 4), (3, 1)), {}),
     "backend.check_bool": (("flag", True), {}),
     "backend.check_choice": (("layout", "half", ("half", "interleaved")), {}),
     "backend.check_even": (("dim", 8), {}),
