@@ -32,10 +32,12 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, Callable
 
+import plotly.graph_objects as go
 import streamlit as st
 
 import ui_slides
 from posviz.figures import style_for
+from posviz.figures.style import freeze
 from posviz.lab import report as lab_report
 from posviz.lab import runner as lab_runner
 from posviz.verdict import Verdict
@@ -75,7 +77,11 @@ def figure(fn: Callable) -> Callable:
     """
     @functools.wraps(fn)
     def with_flag(*args, lecture_on: bool, **kw):
-        return fn(*args, style=style_for(lecture_on), **kw)
+        out = fn(*args, style=style_for(lecture_on), **kw)
+        for part in out if type(out) is tuple else (out,):  # (result, figure) or a figure
+            if isinstance(part, go.Figure):
+                freeze(part)  # built once here, sent on every rerun: serialize it once too
+        return out
 
     cached_fn = cached(with_flag)
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
+import plotly.graph_objects as go
 import pytest
 import torch
 from hypothesis import given, settings
@@ -120,3 +122,87 @@ def test_cached_subplots_are_independent_and_still_validated():
     assert b.layout.annotations[0].font.size == before != 30, "a change to one figure leaked into the cache"
     with pytest.raises(ValueError):
         b.update_layout(not_a_plotly_property=1)
+
+
+PLOTLY_PATHS = ["", "xaxis", "xaxis.title.text", "xaxis2.range[0]", "marker_color", "error_x", "error_x.width",
+                "legend_title_text", "layout.annotations[3].font.size", "a__b_", "_x", "coloraxis_colorbar_title",
+                "updatemenus[0].buttons[1].args[0]", "hoverlabel_font_size", "title.font.color"]
+
+
+@pytest.mark.parametrize("path", PLOTLY_PATHS)
+def test_memoized_plotly_paths_parse_as_plotly_does(path):
+    import plotly.basedatatypes as bdt
+
+    parse = bdt._str_to_dict_path_full
+    assert hasattr(parse, "cache_info"), "posviz.figures.style did not install the path cache"
+    keys, starts = parse.__wrapped__(path)
+    assert parse(path) == (keys, tuple(starts))
+    assert parse(path) == (keys, tuple(starts))  # a hit gives the same answer
+
+
+def test_memoized_paths_build_the_same_figure():
+    import plotly.basedatatypes as bdt
+
+    def build():
+        fig = style.subplots(1, 2, subplot_titles=("a", "b"))
+        fig.add_trace(go.Scatter(x=[0, 1], y=[1, 2], marker_color="red", error_y_width=3), row=1, col=2)
+        fig.update_xaxes(title_text="position", range=[0, 4], row=1, col=2)
+        fig.update_layout(legend_title_text="schemes", xaxis_title_font_size=9)
+        return style.finish(fig, style.LECTURE, "t").to_dict()
+
+    with_cache = build()
+    cached, bdt._str_to_dict_path_full = bdt._str_to_dict_path_full, bdt._str_to_dict_path_full.__wrapped__
+    try:
+        assert build() == with_cache
+    finally:
+        bdt._str_to_dict_path_full = cached
+
+
+def test_frozen_figure_serializes_once_and_stays_whole():
+    fig = style.finish(go.Figure(go.Scatter(x=[0, 1], y=[2, 3])), style.NORMAL, "frozen")
+    before = fig.to_dict()
+    frozen = style.freeze(fig)
+    assert frozen is fig and fig.to_dict() == before
+    assert fig.to_dict() is fig.to_dict()  # no deep copy per call
+    assert fig.data[0].y == (2, 3) and fig.layout.title.text == "frozen"  # still a figure to read
+    import plotly.io
+    import plotly.tools
+
+    as_streamlit_sends = plotly.io.to_json(plotly.tools.return_figure_from_figure_or_data(fig, True), validate=False)
+    assert json.loads(as_streamlit_sends) == json.loads(go.Figure(before).to_json())
+
+
+def _battery():
+    """Figures as builders leave them before finish: some already set what finish sets."""
+    yield lambda: go.Figure()
+    yield lambda: go.Figure(go.Scatter(x=[0, 1], y=[1, 0], name="a"))
+    yield lambda: go.Figure(layout=dict(title=dict(text="own", font=dict(size=9)), legend=dict(x=0.2, title="L"),
+                                        margin=dict(t=99, pad=3), font=dict(family="serif"), height=200,
+                                        colorway=["#111"], template="plotly_dark"))
+    yield lambda: style.subplots(1, 2, subplot_titles=("a", "b")).add_trace(go.Heatmap(z=[[0, 1]]), row=1, col=1)
+    yield lambda: go.Figure(layout=dict(showlegend=False, title="plain string title"))
+
+
+@pytest.mark.parametrize("make", list(_battery()))
+@pytest.mark.parametrize("st_", [style.NORMAL, style.LECTURE])
+@pytest.mark.parametrize("title,height,legend", [(None, None, True), ("A title", None, False), (None, 222, True),
+                                                 ("T", 500, True)])
+def test_finish_equals_update_layout(make, st_, title, height, legend):
+    fast = style.finish(make(), st_, title, height=height, legend=legend)
+    slow = make().update_layout(**style.finish_settings(st_, title, height or st_.height, legend))
+    assert fast.to_dict() == slow.to_dict()
+    # plotly's objects read through to the merged dict, and later updates merge as usual
+    assert fast.layout.height == slow.layout.height and fast.layout.legend.x == slow.layout.legend.x
+    fast.update_layout(legend=dict(x=0.5), margin=dict(b=40))
+    slow.update_layout(legend=dict(x=0.5), margin=dict(b=40))
+    assert fast.to_dict() == slow.to_dict()
+
+
+def test_finish_does_not_share_state_between_figures():
+    a = style.finish(go.Figure(), style.NORMAL, "a")
+    b = style.finish(go.Figure(), style.NORMAL, "a")
+    a.update_layout(legend=dict(x=0.3), font=dict(size=30))
+    a.layout.template.layout.paper_bgcolor = "black"
+    assert b.layout.legend.x == 1 and b.layout.font.size == style.NORMAL.font_size
+    assert b.layout.template.layout.paper_bgcolor == "white"
+    assert style.finish(go.Figure(), style.NORMAL, "a").to_dict() == b.to_dict()
