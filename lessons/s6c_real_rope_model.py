@@ -19,9 +19,8 @@ page = ui.Page("s6c", "6c · A real RoPE model")
 page.prose("intro")
 
 
-@st.cache_resource(show_spinner=False)
 def model():
-    return smollm.load()
+    return smollm.shared()  # one copy per process, shared with the other model page and the warm-up
 
 
 def load_model():

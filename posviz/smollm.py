@@ -38,6 +38,7 @@ import importlib.metadata
 import importlib.util
 import itertools
 import math
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Sequence
@@ -209,6 +210,24 @@ def _reader(path: Path):
             self._plain_data = np.asarray(value)
 
     return _PlainReader(str(path))
+
+
+_SHARED: dict[str, "SmolLM"] = {}
+_SHARED_LOCK = threading.Lock()
+
+
+def shared(device=None) -> SmolLM:
+    """The model of this process on ``device``, loaded once: every page and the server's warm-up share it.
+
+    ~540 MB of float32 weights: two pages each loading their own copy doubled a
+    server's memory and the wait of their first visitor. Callers arriving while it
+    loads wait for that one load. Nobody may change it (the pages only read).
+    """
+    dev = backend.device(device)
+    with _SHARED_LOCK:
+        if str(dev) not in _SHARED:
+            _SHARED[str(dev)] = load(dev)
+        return _SHARED[str(dev)]
 
 
 def load(device=None) -> SmolLM:

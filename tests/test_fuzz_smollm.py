@@ -25,7 +25,7 @@ SMALL_VOCAB = 4096
 
 @functools.lru_cache(maxsize=1)
 def full_model() -> smollm.SmolLM:
-    return smollm.load("cpu")
+    return smollm.shared("cpu")
 
 
 @functools.lru_cache(maxsize=1)
@@ -52,6 +52,7 @@ EXAMPLES = {
     "smollm.gguf_path": ((), {}),
     "smollm.available": ((), {}),
     "smollm.load": ((), {"device": "cpu"}),
+    "smollm.shared": ((), {"device": "cpu"}),
     "smollm.encode": ((MODEL, TEXT), {"add_bos": None}),
     "smollm.decode": ((MODEL, IDS), {}),
     "smollm.token_strings": ((MODEL, IDS), {}),
@@ -93,3 +94,9 @@ def test_example_ids():
 def test_fuzz(name):
     fuzzing.fuzz_function(name, fuzzing.public_functions()[name], _with_model(EXAMPLES[name]), aliases=ALIASES,
                           allow_nonfinite=ALLOW_NONFINITE)
+
+
+@needs_model
+def test_shared_model_is_loaded_once_per_process():
+    """§6c and §8b both read SmolLM2: one copy per process (each page used to load its own)."""
+    assert smollm.shared("cpu") is smollm.shared("cpu") is full_model()
