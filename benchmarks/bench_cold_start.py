@@ -9,6 +9,11 @@ as a student clicking a shared link would. Reported per repetition:
 * idle     – process start → the script run has finished (every figure of the page sent)
 * warm     – the same page in a new browser context on the now-warm server: navigation → first figure
 
+With ``--returning`` the browser is one that has opened posviz before (a lecturer
+rehearsing the day before): one persistent profile, the same port every time, so
+Streamlit's JavaScript comes from the browser's cache (it is served
+``immutable``). Without it every repetition is a fresh profile (a student's first visit).
+
     .venv/bin/python benchmarks/bench_cold_start.py [--page s3] [--repeat 3]
 """
 
@@ -17,6 +22,7 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
+import tempfile
 import sys
 import time
 from pathlib import Path
@@ -29,11 +35,11 @@ import apptools  # noqa: E402
 FIRST_FIGURE = ",".join(f".js-plotly-plot {s.strip()}" for s in apptools.PLOT_DRAWN.split(","))
 
 
-def one(browser, page: apptools.PageRow) -> dict:
-    with apptools.streamlit_server() as server:
+def one(browser, page: apptools.PageRow, returning=None, port: int | None = None) -> dict:
+    with apptools.streamlit_server(port=port) as server:
         t0 = server.started
         out = {"health": server.healthy - t0}
-        ctx = browser.new_context(viewport={"width": 1280, "height": 1000})
+        ctx = returning or browser.new_context(viewport={"width": 1280, "height": 1000})
         tab = ctx.new_page()
         tab.goto(f"{server.url}/{page.url_path}", wait_until="commit")
         tab.wait_for_selector(FIRST_FIGURE, timeout=180_000, state="attached")
@@ -41,7 +47,7 @@ def one(browser, page: apptools.PageRow) -> dict:
         apptools.wait_idle(tab, 180_000)
         out["idle"] = time.perf_counter() - t0
         out["page_not_found_dialog"] = tab.locator('[role="dialog"]').count() > 0
-        ctx.close()
+        tab.close() if returning else ctx.close()
         ctx = browser.new_context(viewport={"width": 1280, "height": 1000})
         tab = ctx.new_page()
         t1 = time.perf_counter()
@@ -56,6 +62,8 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--page", help="key prefix of the page to open (default: the first page with figures)")
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--returning", action="store_true",
+                    help="a browser that has visited before: persistent profile, same port, cached JavaScript")
     args = ap.parse_args()
     if not Path(apptools.CHROMIUM).exists():
         print(f"{apptools.CHROMIUM} is missing: apt-get install chromium", file=sys.stderr)
@@ -68,16 +76,26 @@ def main() -> int:
         print(f"no page with prefix {args.page!r} and figures", file=sys.stderr)
         return 2
     runs = []
-    with sync_playwright() as pw:
+    with sync_playwright() as pw, tempfile.TemporaryDirectory() as profile:
         browser = apptools.launch_chromium(pw)
+        returning, port = None, None
+        if args.returning:
+            port = apptools.free_port()
+            returning = pw.chromium.launch_persistent_context(
+                profile, executable_path=apptools.CHROMIUM, headless=True, args=apptools.CHROMIUM_ARGS,
+                viewport={"width": 1280, "height": 1000})
+            one(browser, page, returning, port)  # the visit before: fills the browser's cache
         for i in range(args.repeat):
-            r = one(browser, page)
+            r = one(browser, page, returning, port)
             runs.append(r)
             print(f"# run {i + 1}: " + ", ".join(f"{k} {v:.2f} s" if isinstance(v, float) else f"{k} {v}"
                                                   for k, v in r.items()), file=sys.stderr)
+        if returning:
+            returning.close()
         browser.close()
     load = os.getloadavg()[0]
-    print(f"Cold start of /{page.url_path} ({page.file}), {args.repeat} fresh servers, "
+    who = "a returning browser (JavaScript cached)" if args.returning else "a fresh browser profile each time"
+    print(f"Cold start of /{page.url_path} ({page.file}), {args.repeat} fresh servers, {who}, "
           f"{os.cpu_count()} CPUs, load average {load:.1f} at the end.\n")
     print("| measure | median s | min s | max s |")
     print("|---|---|---|---|")

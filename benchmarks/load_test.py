@@ -64,6 +64,7 @@ async def one_session(url: str, page: apptools.PageRow, seconds: float, rate: fl
             t0 = time.perf_counter()
             run = await s.open(page.url_path)
             results["opens"].append(run.seconds)
+            results["opened_at"].append(time.perf_counter())
             results["exceptions"] += [f"{page.prefix} open: {e}" for e in run.exceptions()]
             own = [w for w in s.widgets.values() if w.container == 0]
             deadline = t0 + seconds
@@ -74,9 +75,11 @@ async def one_session(url: str, page: apptools.PageRow, seconds: float, rate: fl
                 if not options:
                     own.remove(w)
                     continue
+                sent = time.perf_counter()
                 run = await s.change(rng.choice(options))
                 n += 1
                 results["changes"].append(run.seconds)
+                results["timeline"].append((sent, run.seconds, page.prefix))
                 results["bytes"] += run.bytes()
                 results["exceptions"] += [f"{page.prefix} {w.key}: {e}" for e in run.exceptions()]
                 think = max(0.0, rng.uniform(0.5, 1.5) / rate - run.seconds)
@@ -92,7 +95,8 @@ async def load(url: str, sessions: int, seconds: float, rate: float, pages: list
     host = urlparse(url).hostname
     if host not in ("127.0.0.1", "localhost", "::1"):
         raise ValueError(f"load tests only talk to loopback servers, got {host}")
-    results = {"opens": [], "changes": [], "exceptions": [], "failures": [], "bytes": 0}
+    results = {"opens": [], "opened_at": [], "changes": [], "timeline": [], "exceptions": [], "failures": [],
+               "bytes": 0}
     peak = [rss_mb(pids)]
     stop = threading.Event()
 
@@ -111,9 +115,17 @@ async def load(url: str, sessions: int, seconds: float, rate: float, pages: list
     stop.set()
     ch = [1e3 * c for c in results["changes"]]
     op = [1e3 * c for c in results["opens"]]
+    all_open = max(results["opened_at"], default=t0)  # after this, no page load competes with the changes
+    steady = [1e3 * d for sent, d, _ in results["timeline"] if sent >= all_open]
+    by_page = {}
+    for _, d, prefix in results["timeline"]:
+        by_page.setdefault(prefix, []).append(1e3 * d)
     return {"sessions": sessions, "seconds": round(time.perf_counter() - t0, 1), "rate": rate,
             "changes": len(ch), "exceptions": results["exceptions"], "failures": results["failures"],
             "change_p50_ms": pct(ch, 0.5), "change_p95_ms": pct(ch, 0.95), "change_max_ms": max(ch, default=0),
+            "all_open_s": round(all_open - t0, 1), "steady_changes": len(steady),
+            "steady_p50_ms": pct(steady, 0.5), "steady_p95_ms": pct(steady, 0.95),
+            "page_p95_ms": {k: round(pct(v, 0.95)) for k, v in sorted(by_page.items())},
             "open_p50_ms": pct(op, 0.5), "open_max_ms": max(op, default=0),
             "peak_rss_mb": round(peak[0], 1), "mb_sent": round(results["bytes"] / 1e6, 1)}
 
@@ -122,7 +134,9 @@ def summary(r: dict) -> str:
     return (f"{r['sessions']:3d} sessions {r['seconds']:5.1f} s: {r['changes']:5d} changes, "
             f"{len(r['exceptions'])} exceptions, {len(r['failures'])} failures; change p50 "
             f"{r['change_p50_ms']:.0f} ms p95 {r['change_p95_ms']:.0f} ms max {r['change_max_ms']:.0f} ms; "
-            f"open p50 {r['open_p50_ms']:.0f} ms max {r['open_max_ms']:.0f} ms; peak RSS {r['peak_rss_mb']:.0f} MB")
+            f"open p50 {r['open_p50_ms']:.0f} ms max {r['open_max_ms']:.0f} ms; peak RSS {r['peak_rss_mb']:.0f} MB\n"
+            f"    after the last page load ({r['all_open_s']:.1f} s): {r['steady_changes']} changes, p50 "
+            f"{r['steady_p50_ms']:.0f} ms p95 {r['steady_p95_ms']:.0f} ms; p95 by page {r['page_p95_ms']}")
 
 
 def lesson_pages(prefixes: str | None = None) -> list[apptools.PageRow]:
