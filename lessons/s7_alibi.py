@@ -65,7 +65,8 @@ def head_slopes():
 @ui.figure
 def span_view(n_heads, length, threshold, style):
     rep = alibi.span_report(n_heads, length, threshold)
-    return rep, (figs.head_factors(rep, style, heads_shown=4 if style.lecture else 8), figs.spans(rep, style))
+    # four panels: eight small heatmaps took a browser ~150 ms to draw on every move of this section's controls
+    return rep, (figs.head_factors(rep, style, heads_shown=4), figs.spans(rep, style))
 
 
 @page.slide
@@ -77,7 +78,7 @@ def spans():
                                        help="The distance at which e^(−m·d) falls to t."))
     rep, (heads_fig, spans_fig) = span_view(v.span_heads, v.span_len, v.span_t)
     ui.plot(heads_fig)
-    if v.span_heads > (4 if ui.lecture() else 8):
+    if v.span_heads > 4:
         st.caption("More heads than panels: the panels show heads spread from the steepest to the shallowest.")
     ui.plot(spans_fig)
     ui.check(rep.verdict)

@@ -235,12 +235,17 @@ def table_limit(norms, neighbour_cos, trained_len: int, query: int | None, style
     return finish(fig, style, height=int(style.height * 1.5), legend=False)
 
 
+MAX_MARKERS = 256  # SVG markers a panel draws: 2 × 512 took a browser 186 ms to draw, 2 × 256 about 110
+
+
 def projection_pair(left, right, titles: tuple[str, str], style: Style, *, start: int = 0,
                     join_max: int = 96) -> go.Figure:
     """Two tables' rows projected to 2D (PCA) side by side, coloured by position ``start, start+1, …``.
 
     Up to ``join_max`` rows, consecutive rows are joined by a thin line (a steady turn then shows up as
-    a ring or arc); with more rows the lines would only hide the points.
+    a ring or arc); with more rows the lines would only hide the points. Past ``MAX_MARKERS`` rows
+    plotly draws that many, evenly spread over the positions (``marker.maxdisplayed``): the colour
+    ramp and the shape read the same, and the slider stays quick.
     """
     fig = subplots(1, 2, subplot_titles=titles, horizontal_spacing=0.1)
     for col, pts in ((1, arr(left)), (2, arr(right))):
@@ -248,6 +253,7 @@ def projection_pair(left, right, titles: tuple[str, str], style: Style, *, start
         fig.add_trace(go.Scatter(x=pts[:, 0], y=pts[:, 1], mode="markers+lines" if len(pts) <= join_max else "markers",
                                  line=dict(width=0.8, color="#bbbbbb"),
                                  marker=dict(size=max(style.marker_size - 2, 4), color=pos, cmin=start,
+                                             maxdisplayed=MAX_MARKERS if len(pts) > MAX_MARKERS else 0,
                                              cmax=pos[-1], colorscale=style.sequential, showscale=col == 2,
                                              colorbar=dict(title=dict(text="position", side="right"), thickness=14)),
                                  hovertemplate="p=%{marker.color}<extra></extra>"), 1, col)
