@@ -11,6 +11,10 @@ nginx in front that
   request is hashed on its request id, and the cookie carries that id afterwards);
 - sets TCP_NODELAY and no proxy buffering, so small protocol messages are not held.
 
+Before nginx starts, every worker opens each page once (``warm_pages.py``): the
+first students then find SmolLM2 loaded and every page's defaults computed,
+instead of ~8 s (20–35 s in a class's burst) on the real-model pages.
+
     python deploy/class_server.py --workers 2 --port 8080          # make class
     python deploy/class_server.py --workers 2 --port 8080 --listen 0.0.0.0   # reachable by the room
 
@@ -129,8 +133,10 @@ class ClassServer:
 
 
 def start(workers: int = 2, port: int = 8080, listen: str = "127.0.0.1", run_dir: Path | None = None,
-          python: str = sys.executable, timeout: float = 180, extra_args: tuple[str, ...] = ()) -> ClassServer:
-    """Start the workers and nginx; return once the proxy answers the health check."""
+          python: str = sys.executable, timeout: float = 180, extra_args: tuple[str, ...] = (),
+          warm: bool = True) -> ClassServer:
+    """Start the workers (each with every page opened once, unless ``warm`` is False) and nginx;
+    return once the proxy answers the health check."""
     if not 1 <= workers <= 64:
         raise ValueError(f"workers must be between 1 and 64, got {workers}")
     if not Path(NGINX).exists():
@@ -154,6 +160,8 @@ def start(workers: int = 2, port: int = 8080, listen: str = "127.0.0.1", run_dir
         (run / "nginx.conf").write_text(CONFIG.format(run=run, servers=servers, listen=listen, port=port))
         for proc, p in zip(procs, ports):
             wait_healthy(f"http://127.0.0.1:{p}", deadline, proc)
+        if warm:
+            warm_workers([f"http://127.0.0.1:{p}" for p in ports], max(1.0, deadline - time.monotonic()))
         nginx = subprocess.Popen([NGINX, "-p", str(run), "-c", str(run / "nginx.conf"), "-g", "daemon off;"],
                                  stdout=subprocess.DEVNULL, stderr=open(run / "nginx.stderr", "wb"))
         server = ClassServer(f"http://127.0.0.1:{port}", [f"http://127.0.0.1:{p}" for p in ports], procs, nginx,
@@ -172,13 +180,29 @@ def start(workers: int = 2, port: int = 8080, listen: str = "127.0.0.1", run_dir
         raise
 
 
+def warm_workers(urls: list[str], timeout: float) -> float:
+    """Open every page on every worker at once (one worker per core, so they warm side by side)."""
+    import asyncio
+
+    import warm_pages
+
+    async def all_of_them():
+        await asyncio.gather(*(warm_pages.warm(u, timeout) for u in urls))
+
+    t0 = time.perf_counter()
+    asyncio.run(asyncio.wait_for(all_of_them(), timeout))
+    return time.perf_counter() - t0
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--workers", type=int, default=max(1, os.cpu_count() or 1))
     ap.add_argument("--port", type=int, default=8080)
     ap.add_argument("--listen", default="127.0.0.1", help="address nginx listens on (0.0.0.0 for the room)")
+    ap.add_argument("--no-warm", action="store_true", help="skip opening every page on every worker first")
     a = ap.parse_args()
-    server = start(a.workers, a.port, a.listen)
+    print("posviz class server: starting the workers and opening every page once on each (about 15 s)…", flush=True)
+    server = start(a.workers, a.port, a.listen, warm=not a.no_warm)
     print(f"posviz class server: {a.workers} workers behind nginx at http://{a.listen}:{a.port} "
           f"(files in {server.run_dir}); Ctrl-C stops it", flush=True)
     stopping = []

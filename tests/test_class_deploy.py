@@ -56,3 +56,18 @@ def test_the_app_page_and_its_websocket_work_through_the_proxy(deployment):
     print(load_test.summary(r))
     assert not r["failures"] and not r["exceptions"], (r["failures"] + r["exceptions"])[:5]
     assert r["changes"] >= 16
+
+
+def test_every_worker_starts_with_every_page_computed(deployment):
+    """start() opened each page on each worker (warm_pages): §8b's defaults (SmolLM2, an entropy pass and
+    a cached-decoding check, ~8 s on a cold worker) come back at once, on every worker."""
+    import protoclient
+
+    async def open_probes(url):
+        async with protoclient.Session(url) as s:
+            run = await s.open("real-model-probes")
+            assert run.status == "FINISHED_SUCCESSFULLY" and not run.exceptions()
+            return run.seconds
+
+    for worker in deployment.worker_urls:
+        assert asyncio.run(open_probes(worker)) < 2.0, f"{worker} computed §8b's defaults on the first visit"
