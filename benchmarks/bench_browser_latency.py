@@ -29,9 +29,10 @@ import apptools  # noqa: E402
 
 INSTALL = """
 () => {
-  window.__pv = {press: null, figure: null};
-  document.addEventListener('keydown', () => { window.__pv.press = performance.now(); window.__pv.figure = null; },
-                            true);
+  window.__pv = {press: null, figure: null, sent: null, first: null, last: null};
+  document.addEventListener('keydown', () => {
+    window.__pv = {press: performance.now(), figure: null, sent: null, first: null, last: null};
+  }, true);
   new MutationObserver((muts) => {
     if (window.__pv.press === null || window.__pv.figure !== null) return;
     if (muts.some(m => m.target.closest && m.target.closest('.js-plotly-plot')))
@@ -40,23 +41,56 @@ INSTALL = """
 }
 """
 
+# Before any page script: stamp the first websocket send after a key press (the frontend asking for a
+# rerun) and the messages that come back before the figure changes. Splits a press into the frontend's
+# delay, the server's run as the browser sees it, and the browser's own decoding and redraw.
+WS_STAMPS = """
+(() => {
+  const Orig = window.WebSocket;
+  const send = Orig.prototype.send;
+  Orig.prototype.send = function (data) {
+    const p = window.__pv;
+    if (p && p.press !== null && p.sent === null) p.sent = performance.now();
+    return send.call(this, data);
+  };
+  window.WebSocket = new Proxy(Orig, {construct(target, args) {
+    const ws = new target(...args);
+    ws.addEventListener('message', () => {
+      const p = window.__pv;
+      if (!p || p.sent === null || p.figure !== null) return;
+      const t = performance.now();
+      if (p.first === null) p.first = t;
+      p.last = t;
+    });
+    return ws;
+  }});
+})();
+"""
+
 
 def pct(v: list[float], q: float) -> float:
     s = sorted(v)
     return s[min(len(s) - 1, int(round(q * (len(s) - 1))))] if s else float("nan")
 
 
-def press_and_time(pg, slider, key: str, timeout_s: float = 10.0) -> float | None:
+def press_and_time(pg, slider, key: str, timeout_s: float = 10.0) -> dict | None:
+    """One press: total (key → figure) and its parts, in ms; None when no figure changed."""
     slider.press(key)
     t_end = time.perf_counter() + timeout_s
     while time.perf_counter() < t_end:
-        v = pg.evaluate("() => [window.__pv.press, window.__pv.figure]")
-        if v[0] is not None and v[1] is not None:
+        v = pg.evaluate("() => window.__pv")
+        if v["press"] is not None and v["figure"] is not None:
             apptools.wait_idle(pg, 60_000)
-            return v[1] - v[0]
+            part = (lambda a, b: v[b] - v[a] if v[a] is not None and v[b] is not None else float("nan"))
+            return {"total": v["figure"] - v["press"], "key_to_send": part("press", "sent"),
+                    "send_to_first_msg": part("sent", "first"), "msgs": part("first", "last"),
+                    "last_msg_to_figure": part("last", "figure")}
         time.sleep(0.005)
     apptools.wait_idle(pg, 60_000)
     return None
+
+
+PARTS = ("key_to_send", "send_to_first_msg", "msgs", "last_msg_to_figure")
 
 
 def bench_page(ctx, url: str, page: apptools.PageRow, presses: int, max_sliders: int) -> dict:
@@ -67,7 +101,7 @@ def bench_page(ctx, url: str, page: apptools.PageRow, presses: int, max_sliders:
     time.sleep(1.0)
     pg.evaluate(INSTALL)
     keys = [c.key for c in apptools.scan_widget_calls(page) if c.kind == "slider"][:max_sliders]
-    times, missed = [], []
+    parts, missed = [], []
     for key in keys:
         slider = pg.locator(f".st-key-{key} input[type=range]").first
         if not slider.count():
@@ -77,12 +111,15 @@ def bench_page(ctx, url: str, page: apptools.PageRow, presses: int, max_sliders:
         at_max = slider.input_value() == slider.get_attribute("max")
         for i in range(presses):
             direction = ("ArrowLeft", "ArrowRight") if at_max else ("ArrowRight", "ArrowLeft")
-            dt = press_and_time(pg, slider, direction[i % 2])
-            (times.append(dt) if dt is not None else missed.append(key))
+            r = press_and_time(pg, slider, direction[i % 2])
+            (parts.append(r) if r is not None else missed.append(key))
     pg.close()
+    times = [r["total"] for r in parts]
+    split = {k: statistics.median(r[k] for r in parts) if parts else float("nan") for k in PARTS}
     return {"page": page.prefix, "sliders": len(keys), "presses": len(times), "no_figure_change": missed,
             "median_ms": statistics.median(times) if times else float("nan"), "p90_ms": pct(times, 0.9),
-            "max_ms": max(times, default=float("nan")), "times_ms": times}
+            "max_ms": max(times, default=float("nan")), "times_ms": times, "median_parts_ms": split,
+            "parts_ms": parts}
 
 
 def main() -> int:
@@ -101,11 +138,13 @@ def main() -> int:
     with apptools.streamlit_server(launcher=a.launcher, timeout=120) as server, sync_playwright() as pw:
         browser = apptools.launch_chromium(pw)
         ctx = browser.new_context(viewport={"width": 1280, "height": 720})
+        ctx.add_init_script(WS_STAMPS)
         for page in pages:
             r = bench_page(ctx, server.url, page, a.presses, a.sliders)
             rows.append(r)
             print(f"{page.prefix:5s} {r['presses']:3d} presses: median {r['median_ms']:.0f} ms, p90 "
                   f"{r['p90_ms']:.0f} ms, max {r['max_ms']:.0f} ms"
+                  + "; median parts: " + ", ".join(f"{k} {v:.0f}" for k, v in r["median_parts_ms"].items())
                   + (f"; no figure change after {sorted(set(r['no_figure_change']))}" if r["no_figure_change"] else ""),
                   flush=True)
         browser.close()
