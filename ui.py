@@ -185,8 +185,9 @@ def _drop_bad_url_value(key: str, control: Control) -> None:
 class Page:
     """One lesson page: its widget-key prefix, its lesson text and the layout of its sections."""
 
-    def __init__(self, prefix: str, title: str):
+    def __init__(self, prefix: str, title: str, *, heavy: bool = False):
         self.prefix = prefix
+        self.heavy = heavy  # runs a real model: its sections compute at low CPU priority (backend.low_priority)
         self.deck = ui_slides.Deck(prefix, title, lecture())  # the page's slides (lecture mode)
         _PAGE.set(self)
         st.title(title)

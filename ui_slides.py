@@ -27,6 +27,7 @@ marks no slides keeps the document layout in lecture mode.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import re
 import secrets
@@ -41,6 +42,8 @@ from typing import Any, Callable
 from urllib.parse import urlencode, urlsplit
 
 import streamlit as st
+
+from posviz import backend
 
 SLIDE_PARAM = "slide"
 ROOM_PARAM = "room"
@@ -174,7 +177,8 @@ def decorator(page, fn: Callable | None = None, *, fragment: bool = True):
 
     @functools.wraps(fn)
     def body(index: int, *args, **kw):
-        with _frame(page.deck, index):
+        # a real-model page's sections run at low CPU priority: seconds of model time must not stall the class
+        with _frame(page.deck, index), backend.low_priority() if page.heavy else contextlib.nullcontext():
             return fn(*args, **kw)
 
     run = st.fragment(body) if fragment else body

@@ -15,7 +15,7 @@ from posviz.figures import smollm as figs
 DEFAULT_TEXT = ("The days of the week are Monday, Tuesday, Wednesday, Thursday, Friday, Saturday "
                 "and Sunday. The months of the year begin with January, February, March, April and")
 MODES = list(smollm.ROPE_MODES)
-page = ui.Page("s6c", "6c · A real RoPE model")
+page = ui.Page("s6c", "6c · A real RoPE model", heavy=True)
 page.prose("intro")
 
 

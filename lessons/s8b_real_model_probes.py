@@ -17,7 +17,7 @@ METHODS = [m for m in scaling.METHODS if m != "default"]
 FACTORS = [2, 4, 8]
 ENTROPY_TOKENS = [128, 256, 512]
 DEFAULT_PROMPT = "The days of the week are Monday, Tuesday,"
-page = ui.Page("s8b", "8b · Probing a real model")
+page = ui.Page("s8b", "8b · Probing a real model", heavy=True)
 page.prose("intro")
 
 

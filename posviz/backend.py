@@ -7,8 +7,10 @@ is made once per process from ``POSVIZ_DEVICE`` (``auto`` | ``cpu`` | ``cuda``);
 
 from __future__ import annotations
 
+import contextlib
 import operator
 import os
+import threading
 from collections.abc import Collection
 from functools import lru_cache
 
@@ -38,6 +40,35 @@ def tune_threads(n: int | None = None) -> int:
     if torch.get_num_threads() != n:
         torch.set_num_threads(n)
     return n
+
+
+def low_priority(nice: int = 10):
+    """For servers: a context in which this thread runs at CPU priority ``nice`` (Linux; elsewhere as is).
+
+    A real model's forward passes keep a core busy for seconds for one user.
+    At nice 10 the kernel gives the cores to everyone else's quick changes first
+    (on this thread only: torch runs each op on the calling thread, one intra-op
+    thread per op, see ``tune_threads``), and the pass still uses whatever is idle.
+    Setting the priority back up afterwards needs privileges; without them this
+    thread finishes its script run at nice ``nice`` (Streamlit starts a thread per run).
+    """
+    return _lowered(check_int("nice", nice, 0, 19))
+
+
+@contextlib.contextmanager
+def _lowered(nice: int):
+    tid = threading.get_native_id()
+    try:
+        before = os.getpriority(os.PRIO_PROCESS, tid)  # Linux: a thread id selects that thread
+        os.setpriority(os.PRIO_PROCESS, tid, max(before, nice))
+    except (OSError, AttributeError):  # not allowed, or no such call on this system: run as is
+        before = None
+    try:
+        yield
+    finally:
+        if before is not None:
+            with contextlib.suppress(OSError):
+                os.setpriority(os.PRIO_PROCESS, tid, before)
 
 
 @lru_cache(maxsize=None)

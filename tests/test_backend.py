@@ -227,3 +227,33 @@ def test_warmup_freezes_its_objects_out_of_the_cyclic_gc():
                          cwd=Path(__file__).resolve().parents[1])
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "True"
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread priority is a Linux feature")
+def test_low_priority_lowers_only_this_thread_and_only_inside():
+    import threading
+
+    seen = {}
+
+    def work():
+        tid = threading.get_native_id()
+        seen["before"] = os.getpriority(os.PRIO_PROCESS, tid)
+        with backend.low_priority(12):
+            seen["inside"] = os.getpriority(os.PRIO_PROCESS, tid)
+            seen["other"] = os.getpriority(os.PRIO_PROCESS, main)
+        seen["after"] = os.getpriority(os.PRIO_PROCESS, tid)
+
+    main = threading.get_native_id()
+    t = threading.Thread(target=work)
+    t.start()
+    t.join()
+    assert seen["inside"] == max(12, seen["before"])
+    assert seen["other"] == os.getpriority(os.PRIO_PROCESS, main)  # the rest of the process keeps its priority
+    if os.geteuid() == 0:  # raising a priority back needs privileges
+        assert seen["after"] == seen["before"]
+
+
+@pytest.mark.parametrize("bad", [-1, 20, 2.5, "10", None])
+def test_low_priority_names_a_bad_nice(bad):
+    with pytest.raises(ValueError, match="nice"):
+        backend.low_priority(bad)

@@ -19,6 +19,7 @@ EXAMPLES = {
     "backend.check_tensor": (("x", torch.ones(2, 4)), {"ndim": 2, "floating": True, "finite": True,
                                                         "max_numel": 64}),
     "backend.describe": (("cpu",), {}),
+    "backend.low_priority": ((), {"nice": 10}),
     "backend.device": (("cpu",), {}),
     "backend.real_numbers": (("positions", [0, 1, 2]), {"max_numel": 64}),
     "backend.to_numpy": ((torch.ones(3),), {}),
