@@ -13,7 +13,6 @@ Run only these:  .venv/bin/python -m pytest -m browser
 
 from __future__ import annotations
 
-import os
 import re
 import time
 from pathlib import Path
@@ -26,31 +25,11 @@ from apptools import PAGES, PageRow
 
 pytestmark = pytest.mark.browser
 
-REQUIRE = os.environ.get("POSVIZ_REQUIRE_BROWSER") == "1"
 T_MS = 90_000            # first run on a cold server imports torch and fills caches
 VIEWPORT = {"width": 1280, "height": 1400}
 CONTENT_PAGES = [p for p in PAGES if p != apptools.default_page()]
 
 
-def _unavailable(reason: str):
-    if REQUIRE:
-        pytest.fail(f"POSVIZ_REQUIRE_BROWSER=1 but {reason}", pytrace=False)
-    pytest.skip(reason)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not Path(apptools.CHROMIUM).exists():
-        _unavailable(f"{apptools.CHROMIUM} is missing (apt-get install chromium; "
-                     "never `playwright install`)")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _unavailable("the playwright package is not installed (pip install -r requirements-dev.txt)")
-    with sync_playwright() as pw:
-        b = apptools.launch_chromium(pw)
-        yield b
-        b.close()
 
 
 @pytest.fixture(scope="module")

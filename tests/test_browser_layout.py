@@ -18,10 +18,8 @@ Run only these:  .venv/bin/python -m pytest -q tests/test_browser_layout.py
 
 from __future__ import annotations
 
-import os
 import re
 import time
-from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
 import pytest
@@ -31,7 +29,6 @@ from apptools import PAGES, PageRow
 
 pytestmark = pytest.mark.browser
 
-REQUIRE = os.environ.get("POSVIZ_REQUIRE_BROWSER") == "1"
 T_MS = 120_000
 HD = {"width": 1280, "height": 720}
 FULL_HD = {"width": 1920, "height": 1080}
@@ -40,24 +37,6 @@ SLIDE_PAGES = [p for p in PAGES if p.path.exists() and "@page.slide" in p.path.r
 MIN_FIGURE_SHARE = 0.35   # a slide's figures cover at least this share of the viewport height
 
 
-def _unavailable(reason: str):
-    if REQUIRE:
-        pytest.fail(f"POSVIZ_REQUIRE_BROWSER=1 but {reason}", pytrace=False)
-    pytest.skip(reason)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not Path(apptools.CHROMIUM).exists():
-        _unavailable(f"{apptools.CHROMIUM} is missing (apt-get install chromium; never `playwright install`)")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _unavailable("the playwright package is not installed (pip install -r requirements-dev.txt)")
-    with sync_playwright() as pw:
-        b = apptools.launch_chromium(pw)
-        yield b
-        b.close()
 
 
 @pytest.fixture(scope="module")

@@ -23,30 +23,11 @@ from posviz import quiz, store
 
 pytestmark = pytest.mark.browser
 
-REQUIRE = os.environ.get("POSVIZ_REQUIRE_BROWSER") == "1"
 T_MS = 90_000
 VIEWPORT = {"width": 1280, "height": 2400}
 VERDICT = '[data-testid="stAlertContentSuccess"], [data-testid="stAlertContentWarning"]'
 
 
-def _unavailable(reason: str):
-    if REQUIRE:
-        pytest.fail(f"POSVIZ_REQUIRE_BROWSER=1 but {reason}", pytrace=False)
-    pytest.skip(reason)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not Path(apptools.CHROMIUM).exists():
-        _unavailable(f"{apptools.CHROMIUM} is missing (apt-get install chromium; never `playwright install`)")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _unavailable("the playwright package is not installed (pip install -r requirements-dev.txt)")
-    with sync_playwright() as pw:
-        b = apptools.launch_chromium(pw)
-        yield b
-        b.close()
 
 
 @pytest.fixture(scope="module")
