@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parent.parent
 LIBRARY = sorted((ROOT / "posviz").rglob("*.py"))
 # code that runs the app: where a library function has to be used to be alive
 APP = LIBRARY + sorted((ROOT / "lessons").glob("*.py")) + [
-    p for p in (ROOT / n for n in ("ui.py", "quiz_ui.py", "app.py", "serve.py", "warmup.py")) if p.exists()]
+    p for p in (ROOT / n for n in ("ui.py", "ui_slides.py", "quiz_ui.py", "app.py", "serve.py", "warmup.py")) if p.exists()]
 # public functions that are API for notebooks and tests rather than for a page; named in posviz.__doc__
 NOTEBOOK_API = {"rope.angles", "rope.relative_dot"}
 
