@@ -69,6 +69,16 @@ def cached(fn):
     return st.cache_resource(show_spinner=False, max_entries=256)(fn)
 
 
+def _freeze_figures(value) -> None:
+    """Freeze every figure in what a cached view returns: a figure, ``(result, figure)`` or
+    ``(result, (figure, figure))``."""
+    if isinstance(value, go.Figure):
+        freeze(value)
+    elif type(value) is tuple:
+        for part in value:
+            _freeze_figures(part)
+
+
 def figure(fn: Callable) -> Callable:
     """Cache ``fn(*args, style)`` per argument tuple *and* lecture flag; callers omit ``style``.
 
@@ -78,9 +88,7 @@ def figure(fn: Callable) -> Callable:
     @functools.wraps(fn)
     def with_flag(*args, lecture_on: bool, **kw):
         out = fn(*args, style=style_for(lecture_on), **kw)
-        for part in out if type(out) is tuple else (out,):  # (result, figure) or a figure
-            if isinstance(part, go.Figure):
-                freeze(part)  # built once here, sent on every rerun: serialize it once too
+        _freeze_figures(out)  # built once here, sent on every rerun: serialize them once too
         return out
 
     cached_fn = cached(with_flag)

@@ -206,3 +206,16 @@ def test_finish_does_not_share_state_between_figures():
     assert b.layout.legend.x == 1 and b.layout.font.size == style.NORMAL.font_size
     assert b.layout.template.layout.paper_bgcolor == "white"
     assert style.finish(go.Figure(), style.NORMAL, "a").to_dict() == b.to_dict()
+
+
+def test_cached_views_freeze_every_figure_they_return():
+    """ui.figure freezes a figure, (result, figure) and (result, (figure, figure)): all are sent on every rerun."""
+    import ui
+
+    figs = [go.Figure(go.Scatter(y=[1, 2])) for _ in range(4)]
+    for out in (figs[0], ("result", figs[1]), ("result", (figs[2], figs[3]))):
+        ui._freeze_figures(out)
+    assert all(f.to_dict() is f.to_dict() for f in figs)
+    plain = go.Figure()
+    ui._freeze_figures(["not", plain])  # a list is a result, not a figure container
+    assert plain.to_dict() is not plain.to_dict()
