@@ -78,8 +78,7 @@ async def one_session(url: str, page: apptools.PageRow, seconds: float, rate: fl
                 sent = time.perf_counter()
                 run = await s.change(rng.choice(options))
                 n += 1
-                results["changes"].append(run.seconds)
-                results["timeline"].append((sent, run.seconds, page.prefix))
+                results["changes"].append((sent, run.seconds, page.prefix))
                 results["bytes"] += run.bytes()
                 results["exceptions"] += [f"{page.prefix} {w.key}: {e}" for e in run.exceptions()]
                 think = max(0.0, rng.uniform(0.5, 1.5) / rate - run.seconds)
@@ -95,8 +94,7 @@ async def load(url: str, sessions: int, seconds: float, rate: float, pages: list
     host = urlparse(url).hostname
     if host not in ("127.0.0.1", "localhost", "::1"):
         raise ValueError(f"load tests only talk to loopback servers, got {host}")
-    results = {"opens": [], "opened_at": [], "changes": [], "timeline": [], "exceptions": [], "failures": [],
-               "bytes": 0}
+    results = {"opens": [], "opened_at": [], "changes": [], "exceptions": [], "failures": [], "bytes": 0}
     peak = [rss_mb(pids)]
     stop = threading.Event()
 
@@ -113,12 +111,12 @@ async def load(url: str, sessions: int, seconds: float, rate: float, pages: list
     gate.set()  # everyone opens the link at the same moment
     await asyncio.wait_for(asyncio.gather(*tasks), timeout=seconds + 300)
     stop.set()
-    ch = [1e3 * c for c in results["changes"]]
+    ch = [1e3 * d for _, d, _ in results["changes"]]  # (sent at, seconds, page) per change
     op = [1e3 * c for c in results["opens"]]
     all_open = max(results["opened_at"], default=t0)  # after this, no page load competes with the changes
-    steady = [1e3 * d for sent, d, _ in results["timeline"] if sent >= all_open]
+    steady = [1e3 * d for sent, d, _ in results["changes"] if sent >= all_open]
     by_page = {}
-    for _, d, prefix in results["timeline"]:
+    for _, d, prefix in results["changes"]:
         by_page.setdefault(prefix, []).append(1e3 * d)
     return {"sessions": sessions, "seconds": round(time.perf_counter() - t0, 1), "rate": rate,
             "changes": len(ch), "exceptions": results["exceptions"], "failures": results["failures"],

@@ -203,6 +203,13 @@ def test_broadcast_shapes_names_bad_shapes(bad):
         backend.broadcast_shapes(*bad)
 
 
+def _fresh_python(code: str) -> str:
+    """Run ``code`` in a new interpreter at the repository root (nothing imported yet); its stripped stdout."""
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    return out.stdout.strip()
+
+
 def test_shape_checks_do_not_import_torch_fx():
     """torch.broadcast_shapes' first call imports torch.fx and sympy (0.65 s holding the GIL on a fresh server)."""
     code = ("import sys, torch\n"
@@ -212,10 +219,7 @@ def test_shape_checks_do_not_import_torch_fx():
             "attention.softmax_with_bias(torch.zeros(2, 4, 4), torch.zeros(4, 4))\n"
             "relative.shaw_scores(torch.randn(4, 8), torch.randn(4, 8), torch.randn(5, 8), 2)\n"
             "print(sorted(m for m in ('sympy', 'torch.fx.experimental.symbolic_shapes') if m in sys.modules))\n")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
-                         cwd=Path(__file__).resolve().parents[1])
-    assert out.returncode == 0, out.stderr
-    assert out.stdout.strip() == "[]"
+    assert _fresh_python(code) == "[]"
 
 
 def test_warmup_freezes_its_objects_out_of_the_cyclic_gc():
@@ -223,10 +227,7 @@ def test_warmup_freezes_its_objects_out_of_the_cyclic_gc():
     code = ("import gc, warmup\n"
             "warmup.import_heavy()\n"
             "print(gc.get_freeze_count() > 100_000)\n")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
-                         cwd=Path(__file__).resolve().parents[1])
-    assert out.returncode == 0, out.stderr
-    assert out.stdout.strip() == "True"
+    assert _fresh_python(code) == "True"
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread priority is a Linux feature")
