@@ -252,7 +252,9 @@ class Page:
         """A section's title and its lesson text (none when ``chunk`` is None); on a slide, its title row."""
         f = ui_slides.frame()
         if f is not None:  # a slide's title row: title, Notes, Link
-            return ui_slides.title_row(self.deck, f, title, chunk and lesson(self.prefix)[chunk], chunk)
+            text = lesson(self.prefix)
+            texts = [text.get(lead, "") for lead in self.deck.slides[f.index].lead] + ([text[chunk]] if chunk else [])
+            return ui_slides.title_row(self.deck, f, title, [t for t in texts if t], chunk)
         st.subheader(title, divider="gray")
         if chunk is not None:
             self.prose(chunk)

@@ -214,8 +214,9 @@ def _frame(deck: Deck, index: int):
 
 # -- the slide's own title row: title, notes, link and QR code -------------------------------------
 
-def title_row(deck: Deck, f: Frame, title: str, body: str | None, chunk: str | None) -> None:
-    """The slide's title, its Notes (lesson text, filled further by prose and mistakes) and its Link."""
+def title_row(deck: Deck, f: Frame, title: str, texts: list[str], chunk: str | None) -> None:
+    """The slide's title, its Notes (``texts``: the lesson text met before it, then its own; prose and
+    mistakes add more) and its Link."""
     deck.slides[f.index].title = title
     if chunk:
         deck.note(chunk)
@@ -225,21 +226,13 @@ def title_row(deck: Deck, f: Frame, title: str, body: str | None, chunk: str | N
         with f.notes:
             st.markdown(f"[Presenter notes ↗]({NOTES_PAGE}?{ROOM_PARAM}={deck.room}): this text on a second screen "
                         "or tab, following the slide shown here.")
-            for lead in deck.slides[f.index].lead:
-                st.markdown(lesson_text(deck.prefix, lead))
-            if body:
-                st.markdown(body)
+            for text in texts:
+                st.markdown(text)
         link = slide_link(f.index + 1)
         with st.popover("Link", icon=":material/qr_code_2:", help="This slide in this state: a QR code and "
                         "a link to open it on another screen"):
             st.image(qr_svg(link), width=qr_width(link), caption="Scan to open this slide, in this state")
             st.code(link, language=None, wrap_lines=True)
-
-
-def lesson_text(prefix: str, chunk: str) -> str:
-    import ui
-
-    return ui.lesson(prefix).get(chunk, "")
 
 
 def slide_link(number: int) -> str:
