@@ -1,6 +1,6 @@
 """Start the posviz server: ``python serve.py [streamlit run options]`` (``make app`` does this).
 
-Three things plain ``streamlit run app.py`` does not do:
+Four things plain ``streamlit run app.py`` does not do:
 
 - TCP_NODELAY on every connection. asyncio sets it only on sockets whose
   ``proto`` is IPPROTO_TCP, and Streamlit's listening socket is created with
@@ -9,11 +9,14 @@ Three things plain ``streamlit run app.py`` does not do:
 - Heavy imports started at once, in a thread, before the first session needs them (see ``warmup.py``).
 - One torch thread per op for the whole server (``POSVIZ_TORCH_THREADS``), set
   here and not on import of posviz, which may live in someone's notebook.
+- plotly.js evaluated in the browser while the server runs the first script,
+  not after it (see ``frontend.py``; ``POSVIZ_EARLY_PLOTLY=0`` turns it off).
 """
 
 from __future__ import annotations
 
 import asyncio.base_events
+import os
 import socket
 import sys
 import time
@@ -62,6 +65,10 @@ def main(argv: list[str]) -> None:
     # imports run once the server listens, while the first browser fetches the JavaScript bundle;
     # app.py waits for them (or does them itself) before its first import of anything heavy
     threading.Thread(target=warm, name="posviz-warmup", daemon=True).start()
+    if os.environ.get("POSVIZ_EARLY_PLOTLY", "1") != "0":  # 0: Streamlit's page as shipped, to compare
+        import frontend
+
+        frontend.install()
     from streamlit.web import cli
 
     sys.argv = ["streamlit", "run", str(APP), *argv]

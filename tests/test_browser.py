@@ -235,3 +235,18 @@ def test_slider_keyboard_move_updates_figure(shared_server, tab_factory):
     assert slider.input_value() != str(old)
     assert not tab.exceptions(), tab.exceptions()
     assert not tab.js_errors, tab.js_errors
+
+
+def test_plotly_js_is_imported_once_the_websocket_opens(shared_server, tab_factory):
+    """serve.py's page (frontend.py) starts Streamlit's plotly chunk early; the charts still draw from it."""
+    import frontend
+
+    page = _figure_page()
+    tab = tab_factory(shared_server)
+    pg = tab.open(page.url_path)
+    assert frontend.MARK.removeprefix("<!--").removesuffix("-->").strip() in pg.content()
+    n = wait_figures_drawn(pg)
+    fetched = pg.evaluate("() => performance.getEntriesByType('resource').map(e => e.name)"
+                          ".filter(u => u.includes('/PlotlyChart.'))")
+    assert len(fetched) == 1, fetched  # Streamlit's own import and ours share one module
+    assert n >= 1 and not tab.exceptions() and not tab.js_errors, (tab.exceptions(), tab.js_errors)
