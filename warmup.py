@@ -56,6 +56,9 @@ def _import_all() -> float:
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
+    from posviz.figures import style
+
+    style.start_figures_with_posviz_template()
     # plotly resolves trace and layout classes lazily on first use; touch the ones posviz draws
     fig = make_subplots(1, 2)
     fig.add_trace(go.Heatmap(z=[[0.0, 1.0]], colorscale="Viridis", colorbar=dict(title="x")), 1, 1)

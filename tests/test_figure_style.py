@@ -158,6 +158,47 @@ def test_memoized_paths_build_the_same_figure():
         bdt._str_to_dict_path_full = cached
 
 
+ARRAYS = [np.arange(5), np.linspace(0, 1, 7, dtype=np.float32), np.array([[1.0, np.nan], [2.0, 3.0]]),
+          np.array(["a", "b"]), np.array([True, False]), [1, 2, 3], (0.5, 1.5), ["x", "y"], [], np.arange(3)[::2]]
+
+
+@pytest.mark.parametrize("value", ARRAYS, ids=lambda v: f"{type(v).__name__}")
+@pytest.mark.parametrize("kind", [None, "f", ("i", "u"), "U"])
+def test_plain_arrays_skip_narwhals_and_validate_the_same(value, kind):
+    import _plotly_utils.basevalidators as validators
+
+    def outcome():
+        try:
+            return validators.copy_to_readonly_numpy_array(value, kind=kind)
+        except ValueError as err:  # e.g. strings asked for as floats: it must fail the same way
+            return type(err)
+
+    shortcut = validators.nw
+    assert isinstance(shortcut, style._NarwhalsForPlainArrays), "posviz.figures.style did not install the shortcut"
+    fast = outcome()
+    validators.nw = shortcut._narwhals
+    try:
+        slow = outcome()
+    finally:
+        validators.nw = shortcut
+    if isinstance(slow, type):
+        assert fast is slow
+        return
+    assert fast.dtype == slow.dtype and fast.shape == slow.shape and not fast.flags.writeable
+    np.testing.assert_array_equal(fast, slow)
+
+
+def test_dataframe_columns_still_go_through_narwhals():
+    import _plotly_utils.basevalidators as validators
+    import pandas as pd
+
+    column = pd.Series([1.0, 2.0, 4.0], index=[10, 11, 12])
+    assert isinstance(validators.nw.from_native(column, allow_series=True, pass_through=True),
+                      validators.nw.Series)
+    trace = go.Scatter(x=column, y=column)
+    np.testing.assert_array_equal(trace.x, [1.0, 2.0, 4.0])
+
+
 def test_frozen_figure_serializes_once_and_stays_whole():
     fig = style.finish(go.Figure(go.Scatter(x=[0, 1], y=[2, 3])), style.NORMAL, "frozen")
     before = fig.to_dict()
