@@ -83,7 +83,8 @@ def _build(traces, layout: dict, style: Style, *, legend: bool = False, height: 
            title: str | None = None, legend_below: bool = False) -> go.Figure:
     fig = finish(go.Figure(data=traces, layout=layout), style, title, height=height, legend=legend)
     if legend_below:
-        fig.update_layout(legend=dict(orientation="h", yanchor="top", y=-0.2, xanchor="left", x=0))
+        # at the foot of the figure (container coordinates): plotly reserves its height below the x titles
+        fig.update_layout(legend=dict(orientation="h", yref="container", yanchor="bottom", y=0, xanchor="left", x=0))
     return fig
 
 
@@ -118,11 +119,11 @@ def clipping(off, clipped, row_counts, k: int, style: Style) -> go.Figure:
     """Offsets i − j, the same after clipping to ±k, and how many pairs read each table row."""
     o, c = arr(off).astype(np.float32), arr(clipped).astype(np.float32)
     n = o.shape[0]
-    sufs, lay = _grid(style, 3, widths=[1, 1, 1.25], spacing=0.07,
+    sufs, lay = _grid(style, 3, widths=[1, 1, 1.25], spacing=[0.07, 0.12 if style.lecture else 0.07],
                       titles=("offset i − j", f"clipped to ±{k}", "pairs per table row"))
     zmax, text = _zmax(o), n <= 12
-    traces = [_on(heatmap(o, style, diverging=True, zmax=zmax, showscale=False, text=text), sufs[0]),
-              _on(heatmap(c, style, diverging=True, zmax=zmax, showscale=False, text=text), sufs[1])]
+    traces = [_on(heatmap(o, style, diverging=True, zmax=zmax, showscale=False, text=text, cells_across=3 * n), s)
+              for o, s in ((o, sufs[0]), (c, sufs[1]))]
     for col in (0, 1):
         lay[f"xaxis{sufs[col]}"].update(title_text="key j")
         lay[f"yaxis{sufs[col]}"].update(autorange="reversed", title_text="query i" if col == 0 else None)
@@ -146,7 +147,9 @@ def score_parts(parts: dict, style: Style, *, x=None, y=None, xtitle: str = "key
     ``memory_keys``: draw a dashed line after that many keys (Transformer-XL memory | segment).
     """
     names = list(parts)
-    sufs, lay = _grid(style, len(names), spacing=0.03, titles=names)
+    two_lines = style.lecture and len(names) > 3  # "(b) content·position" is wider than a quarter slide
+    titles = [n.replace(" ", "<br>", 1) if two_lines else n for n in names]
+    sufs, lay = _grid(style, len(names), spacing=0.03, titles=titles)
     zmax = _zmax(*parts.values())
     traces, shapes = [], []
     for c, (name, s) in enumerate(zip(names, sufs)):
@@ -162,7 +165,10 @@ def score_parts(parts: dict, style: Style, *, x=None, y=None, xtitle: str = "key
     if len(names) > 3:
         for a in lay["annotations"]:
             a["font"]["size"] = style.font_size - 2
-    return _build(traces, lay, style)
+    fig = _build(traces, lay, style)
+    if two_lines:
+        fig.layout.margin.t = 2 * style.font_size + 20
+    return fig
 
 
 # -- 3 · Transformer-XL memory -----------------------------------------------------------
@@ -226,11 +232,13 @@ def t5_staircase(r, buckets: dict, marks: dict, max_distance: int, style: Style)
             lo, hi = sorted((side * (first - 0.5), side * reach))
             shapes.append(_vrect(s, lo, hi, style.color(5), 0.13))
             shapes.append(_vline(s, side * max_distance, dash="dot", width=2))
-            lay["annotations"].append(dict(  # label beside the band, pointing into it
-                text=f"from {first} →" if side > 0 else f"← from {first}", x=side * (first - 0.5), y=0.03,
-                xref=f"x{s}", yref=f"y{s} domain", xanchor="right" if side > 0 else "left", yanchor="bottom",
-                showarrow=False,
-                bgcolor="rgba(255,255,255,0.85)", font=dict(size=style.font_size - 2, color="#000")))
+        both = len(m["sides"]) == 2  # one label for both bands: two, pointing apart, meet in the middle
+        side = m["sides"][0]
+        lay["annotations"].append(dict(  # beside the band(s), pointing into them
+            text=f"← from {first} →" if both else (f"from {first} →" if side > 0 else f"← from {first}"),
+            x=0.0 if both else side * (first - 0.5), y=0.03, xref=f"x{s}", yref=f"y{s} domain",
+            xanchor="center" if both else ("right" if side > 0 else "left"), yanchor="bottom", showarrow=False,
+            bgcolor="rgba(255,255,255,0.85)", font=dict(size=style.font_size - 2, color="#000")))
         traces.append(_on(go.Scatter(x=x, y=arr(buckets[mode]), mode="lines", line_shape="hv", showlegend=False,
                                      line=dict(width=style.line_width, color=style.color(0)),
                                      hovertemplate="j − i = %{x}: bucket %{y}<extra></extra>"), s))
@@ -248,7 +256,7 @@ def t5_bias_usage(bias, counts, unused_always, style: Style, *, mode: str) -> go
     """The bias matrix a per-bucket table gives one head, and how many pairs read each bucket."""
     b, cnt = arr(bias), arr(counts)
     buckets = np.arange(len(cnt))
-    sufs, lay = _grid(style, 2, widths=[0.42, 0.58], spacing=0.1,
+    sufs, lay = _grid(style, 2, widths=[0.42, 0.58], spacing=0.15 if style.lecture else 0.1,
                       titles=(f"bias b_ij, {mode}", f"pairs per bucket ({b.shape[0]}×{b.shape[1]} matrix)"))
     traces = [_on(heatmap(b, style, diverging=True, showscale=False), sufs[0])]
     lay["xaxis"].update(title_text="key j")
@@ -280,13 +288,14 @@ def t5_bias_usage(bias, counts, unused_always, style: Style, *, mode: str) -> go
 def shift_heatmaps(before, after, delta: int, label: str, style: Style) -> go.Figure:
     """Scores with the sequence at 0, at Δ, and their difference, on one colour scale."""
     b, a = arr(before), arr(after)
-    sufs, lay = _grid(style, 3, spacing=0.04,
-                      titles=("tokens at 0 … n−1", f"tokens at {delta} … {delta}+n−1", "difference"))
+    titles = (("at 0 … n−1", f"at {delta} … {delta}+n−1") if style.lecture  # large type: a third of a slide
+              else ("tokens at 0 … n−1", f"tokens at {delta} … {delta}+n−1"))
+    sufs, lay = _grid(style, 3, spacing=0.04, titles=(*titles, "difference"))
     zmax = _zmax(b, a)
     traces = []
     for c, (z, s) in enumerate(zip((b, a, a - b), sufs)):
         traces.append(_on(heatmap(z, style, diverging=True, zmax=zmax, showscale=c == 2, colorbar="score"), s))
-        lay[f"xaxis{s}"].update(title_text="key (token number)")
+        lay[f"xaxis{s}"].update(title_text="key" if style.lecture else "key (token number)")  # large type: short
         lay[f"yaxis{s}"].update(autorange="reversed", showticklabels=c == 0, title_text="query" if c == 0 else None)
     return _build(traces, lay, style, title=label)
 
@@ -300,7 +309,7 @@ def shift_gaps(gaps: dict, delta: int, style: Style) -> go.Figure:
                            marker_color=[style.color(5) if v > 1e-9 else style.color(2) for v in vals],
                            text=[f"{v:.2g}" if v else "0" for v in vals], textposition="outside",
                            cliponaxis=False),
-                    layout=dict(xaxis=dict(title_text=f"max |score change| after moving every token by Δ = {delta}",
+                    layout=dict(xaxis=dict(title_text=f"max |score change| (shift Δ = {delta})",
                                            range=[0, top * 1.3]),
                                 yaxis=dict(autorange="reversed")))
     return finish(fig, style, height=max(220, (style.font_size * 3) * len(names) + 100), legend=False)

@@ -225,8 +225,12 @@ def downsample(z: np.ndarray, max_cells: int) -> tuple[np.ndarray, np.ndarray, n
 
 def heatmap(z, style: Style, *, x=None, y=None, diverging: bool = False, zmax: float | None = None,
             colorbar: str | None = None, text: bool = False, fmt: str = ".0f", showscale: bool = True,
-            zmin: float | None = None) -> go.Heatmap:
-    """One heatmap trace, block-averaged when large. ``y`` runs top to bottom (row 0 at top)."""
+            zmin: float | None = None, cells_across: int | None = None) -> go.Heatmap:
+    """One heatmap trace, block-averaged when large. ``y`` runs top to bottom (row 0 at top).
+
+    ``cells_across``: with ``text``, how many columns share a slide's width (panels × columns);
+    the numbers shrink so that "-9" still fits its cell in lecture type.
+    """
     z = arr(z)
     z, rows, cols = downsample(z, style.max_cells)
     x = cols if x is None else np.asarray(x)[cols]
@@ -238,7 +242,10 @@ def heatmap(z, style: Style, *, x=None, y=None, diverging: bool = False, zmax: f
     else:
         kw = dict(colorscale=style.sequential, zmin=zmin, zmax=zmax)
     if text:
-        kw.update(texttemplate="%{z:" + fmt + "}", textfont=dict(size=max(style.font_size - 4, 9)))
+        size = style.font_size - 4
+        if style.lecture and cells_across:
+            size = min(size, int(360 / cells_across))  # cells ~600/cells_across px wide; "-9" needs ~0.6 em
+        kw.update(texttemplate="%{z:" + fmt + "}", textfont=dict(size=max(size, 9)))
     return go.Heatmap(z=z, x=x, y=y, showscale=showscale,
                       colorbar=dict(title=dict(text=colorbar or "", side="right"), thickness=14), **kw)
 

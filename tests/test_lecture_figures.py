@@ -1,0 +1,68 @@
+"""Lecture-type figures of §5 keep their labels apart on a 1280×720 slide.
+
+Large type (22 px) made several titles and legends run into each other; these
+tests pin the builders' fixes. The browser survey of every slide (README,
+"Lecture slides") is where such overlaps were found.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from posviz import relative
+from posviz.figures import relative as figs
+from posviz.figures import style
+
+
+def _annotations(fig) -> list[str]:
+    return [a.text for a in fig.layout.annotations]
+
+
+@pytest.mark.parametrize("look", [style.NORMAL, style.LECTURE], ids=["normal", "lecture"])
+def test_four_score_terms_wrap_their_titles_in_lecture_type(look):
+    parts = {name: np.zeros((3, 5)) for name in relative.XL_TERMS.values()}
+    fig = figs.score_parts(parts, look)
+    titles = _annotations(fig)
+    if look.lecture:
+        assert titles == [n.replace(" ", "<br>", 1) for n in parts]
+        assert fig.layout.margin.t >= 2 * look.font_size + 10  # room for two lines above the panels
+    else:
+        assert titles == list(parts)
+
+
+def test_three_score_parts_keep_one_line_titles():
+    parts = {"content": np.zeros((3, 3)), "position": np.zeros((3, 3)), "sum": np.zeros((3, 3))}
+    assert _annotations(figs.score_parts(parts, style.LECTURE)) == list(parts)
+
+
+def test_t5_staircase_labels_both_bands_once_when_they_start_at_the_same_distance():
+    res = relative.t5_staircase(32, 128)
+    fig = figs.t5_staircase(res.r, res.buckets, res.marks, 128, style.LECTURE)
+    labels = [t for t in _annotations(fig) if "from" in t]
+    first = {label: m["first_last"] for label, m in res.marks.items()}
+    assert labels == [f"← from {first['bidirectional (encoder)']} →", f"← from {first['causal (decoder)']}"]
+    centred = next(a for a in fig.layout.annotations if a.text.endswith("→"))
+    assert centred.x == 0 and centred.xanchor == "center"
+    assert fig.layout.legend.yref == "container"  # the legend sits below the axis titles, not on them
+
+
+def test_shift_heatmap_titles_fit_a_third_of_a_slide():
+    z = np.zeros((4, 4))
+    lecture = _annotations(figs.shift_heatmaps(z, z, 37, "T5", style.LECTURE))
+    normal = _annotations(figs.shift_heatmaps(z, z, 37, "T5", style.NORMAL))
+    assert normal[:2] == ["tokens at 0 … n−1", "tokens at 37 … 37+n−1"]
+    assert lecture[:2] == ["at 0 … n−1", "at 37 … 37+n−1"]
+    assert max(map(len, lecture)) < max(map(len, normal))
+
+
+@pytest.mark.parametrize("n", [4, 10, 12])
+def test_clipping_numbers_shrink_to_their_cells_only_in_lecture_type(n):
+    off = np.subtract.outer(np.arange(n), np.arange(n))
+    clipped = np.clip(off, -3, 3)
+    counts = np.ones(7)
+    lecture = figs.clipping(off, clipped, counts, 3, style.LECTURE)
+    normal = figs.clipping(off, clipped, counts, 3, style.NORMAL)
+    assert normal.data[0].textfont.size == style.NORMAL.font_size - 4
+    assert lecture.data[0].textfont.size == min(style.LECTURE.font_size - 4, 360 // (3 * n))
+    assert lecture.data[0].textfont.size == lecture.data[1].textfont.size
