@@ -370,3 +370,45 @@ def assert_verdicts(at, expected: list[tuple[bool, str]]) -> None:
         assert phrase in claim, f"verdict {claim!r} does not say {phrase!r}"
         assert ok == want_ok, f"verdict {claim!r} is {'green' if ok else 'red'}, expected " \
                               f"{'green' if want_ok else 'red'}"
+
+
+# -- labels that run into each other inside a plotly figure (lecture slides) ----------------------
+
+# Boxes of a figure's texts as the browser laid them out: legend entries, axis titles, panel titles
+# and other annotations, tick labels, and each panel's plot area. A pair counts when the boxes share
+# more than 25 px² and the pair is one a reader would see as a collision: two titles, a legend over
+# a label, a label over another panel's plot. Tick labels touching a title above a reversed heatmap
+# (a "0" under the panel title) are not counted.
+LABEL_OVERLAPS_JS = """() => {
+  const out = [];
+  const plots = [...document.querySelectorAll('.js-plotly-plot')].filter(p => {
+    const r = p.getBoundingClientRect(); return r.width > 0 && r.height > 0 && r.bottom > 0 && r.top < innerHeight; });
+  plots.forEach((p, fi) => {
+    const items = [];
+    const add = (el, kind, owner) => { const r = el.getBoundingClientRect();
+      if (r.width > 0 && r.height > 0) items.push({kind, owner, r, text: (el.textContent || '').trim().slice(0, 28)}); };
+    p.querySelectorAll('.legend .traces').forEach(e => add(e, 'legend', 'legend'));
+    p.querySelectorAll('.infolayer g[class^="g-"][class$="title"]').forEach(e => {
+      const c = e.getAttribute('class'); if (c !== 'g-gtitle') add(e, 'axis title', c.slice(2, -5)); });
+    p.querySelectorAll('.annotation').forEach(e => add(e, 'annotation', 'note'));
+    p.querySelectorAll('g.xtick text, g.ytick text').forEach(e => {
+      const sp = e.closest('.subplot'); add(e, 'tick', sp ? sp.getAttribute('class').replace('subplot ', '') : '?'); });
+    p.querySelectorAll('.cartesianlayer .subplot').forEach(sp => {
+      const plot = sp.querySelector('.plot'); if (plot) add(plot, 'plot', sp.getAttribute('class').replace('subplot ', '')); });
+    const axesOf = s => s === 'xy' ? ['x', 'y'] : (s.match(/[xy]\\d*/g) || []);
+    for (let i = 0; i < items.length; i++) for (let j = i + 1; j < items.length; j++) {
+      const a = items[i], b = items[j], kinds = [a.kind, b.kind].sort().join('+');
+      if (kinds === 'plot+plot' || kinds === 'tick+tick' || kinds === 'annotation+tick' || kinds === 'annotation+plot') continue;
+      if (kinds.includes('plot')) {
+        const pl = a.kind === 'plot' ? a : b, o = a.kind === 'plot' ? b : a;
+        if (o.kind === 'tick' && o.owner === pl.owner) continue;
+        if (o.kind === 'axis title' && axesOf(pl.owner).includes(o.owner)) continue;
+      }
+      const w = Math.min(a.r.right, b.r.right) - Math.max(a.r.left, b.r.left);
+      const h = Math.min(a.r.bottom, b.r.bottom) - Math.max(a.r.top, b.r.top);
+      if (w > 1 && h > 1 && w * h > 25)
+        out.push(`figure ${fi + 1}: ${a.kind} "${a.text}" over ${b.kind} "${b.text}" (${Math.round(w)}×${Math.round(h)} px)`);
+    }
+  });
+  return out;
+}"""

@@ -154,6 +154,18 @@ def press_until(page, key: str, k: int, tries: int = 4) -> None:
 
 # -- every slide fits the projector ------------------------------------------------------------------
 
+# Pages whose lecture slides still have labels that run into each other (found by LABEL_OVERLAPS_JS,
+# 2026-12-02): listed, so that every other page is held to none and these are not forgotten.
+KNOWN_LABEL_OVERLAPS = {
+    "s4": "the PCA pair's y titles are longer than its short panels; two figures share slide 5",
+    "s6": "slide 5: the legend on top covers the panel titles of the last-query attention figure",
+    "s6b": "the bands chart's legend covers YaRN's ramp label",
+    "s7": "a legend entry touches the 'past the training length' label",
+    "s8": "long x titles of the shuffle/shift panels, and the choose-a-scheme panel titles",
+    "s8b": "slide 4: the methods legend covers the entropy figure's panel title",
+    "s9": "slide 10 (#10): the wrapped legend covers the x title",
+}
+
 @pytest.mark.parametrize("row", [pytest.param(p, id=p.prefix) for p in SLIDE_PAGES])
 def test_every_slide_fits_1280x720(row: PageRow, server, open_tab):
     """Walk the page's slides with PageDown: each shows alone, its figures inside the viewport and covering
@@ -179,6 +191,8 @@ def test_every_slide_fits_1280x720(row: PageRow, server, open_tab):
             problems.append(f"slide {k} ({state['title']}): its figures cover only {covered:.0f} px of 720")
         if not state["title"]:
             problems.append(f"slide {k}: no slide title shown")
+        if row.prefix not in KNOWN_LABEL_OVERLAPS:
+            problems += [f"slide {k} ({state['title']}): {o}" for o in page.evaluate(apptools.LABEL_OVERLAPS_JS)]
     assert not page.locator('[data-testid="stException"]').count(), "an exception is shown"
     assert not page.js_errors, page.js_errors
     assert not problems, f"/{row.url_path} in lecture mode:\n- " + "\n- ".join(problems)

@@ -8,6 +8,7 @@ tests pin the builders' fixes. The browser survey of every slide (README,
 from __future__ import annotations
 
 import numpy as np
+import plotly.graph_objects as go
 import pytest
 
 from posviz import relative
@@ -66,3 +67,30 @@ def test_clipping_numbers_shrink_to_their_cells_only_in_lecture_type(n):
     assert normal.data[0].textfont.size == style.NORMAL.font_size - 4
     assert lecture.data[0].textfont.size == min(style.LECTURE.font_size - 4, 360 // (3 * n))
     assert lecture.data[0].textfont.size == lecture.data[1].textfont.size
+
+
+def _panel_titles(look, names, domains=((0.0, 0.3), (0.35, 0.65), (0.7, 1.0))):
+    fig = go.Figure(layout=dict(
+        **{f"xaxis{'' if i == 0 else i + 1}": dict(domain=list(d)) for i, d in enumerate(domains)},
+        annotations=[dict(text=n, x=(d[0] + d[1]) / 2, y=1.0, xref="paper", yref="paper", xanchor="center",
+                          yanchor="bottom", showarrow=False) for n, d in zip(names, domains)]))
+    return style.finish(fig, look)
+
+
+def test_panel_titles_wider_than_their_panel_wrap_in_lecture_type_only():
+    names = ["a short one", "a title far too long for a third of a slide", "tiny"]
+    lecture, normal = _panel_titles(style.LECTURE, names), _panel_titles(style.NORMAL, names)
+    assert [a.text for a in normal.layout.annotations] == names
+    wrapped = [a.text for a in lecture.layout.annotations]
+    assert wrapped[0] == "a short one" and wrapped[2] == "tiny"
+    assert wrapped[1].replace("<br>", " ") == names[1] and wrapped[1].count("<br>") == 1
+    top, bottom = wrapped[1].split("<br>")
+    assert abs(len(top) - len(bottom)) <= 8  # broken near the middle
+    assert lecture.layout.margin.t > normal.layout.margin.t  # room for the second line
+
+
+def test_a_single_panel_title_or_an_arrow_label_is_left_alone():
+    fig = go.Figure(layout=dict(annotations=[dict(text="a title far too long for a third of a slide",
+                                                        x=0.5, y=1.0, xref="paper", yref="paper", yanchor="bottom")]))
+    assert "<br>" not in style.finish(fig, style.LECTURE).layout.annotations[0].text
+    assert style._two_lines("ab cd ef gh") == "ab cd<br>ef gh"
