@@ -123,6 +123,19 @@ def slide_state(page, want: int | None = None, timeout_s: float = 30.0) -> dict:
         time.sleep(0.05)
 
 
+def label_overlaps(page) -> list[str]:
+    """Labels that run into each other on the slide shown, counted once plotly has finished laying out:
+    a figure still resizing to its slide can overlap for a frame, so only what persists is reported."""
+    found = page.evaluate(apptools.LABEL_OVERLAPS_JS)
+    for _ in range(3):
+        if not found:
+            break
+        wait_quiet(page, quiet_s=0.5)
+        time.sleep(0.5)
+        found = page.evaluate(apptools.LABEL_OVERLAPS_JS)
+    return found
+
+
 def slide_count(state: dict) -> int:
     m = re.search(r"(\d+)\s*/\s*(\d+)", state["bar"] or "")
     assert m, f"no 'k / N' in the slide bar: {state['bar']!r}"
@@ -157,14 +170,15 @@ def press_until(page, key: str, k: int, tries: int = 4) -> None:
 # Pages whose lecture slides still have labels that run into each other (found by LABEL_OVERLAPS_JS,
 # 2026-12-02): listed, so that every other page is held to none and these are not forgotten.
 KNOWN_LABEL_OVERLAPS = {
+    "s1": "slide 4: in the slide walk (not when the slide is opened by its link) the legend can sit on the "
+          "'trained length' label; seen in one of three runs",
     "s4": "the PCA pair's y titles are longer than its short panels; two figures share slide 5",
-    "s6": "slide 5: the legend on top covers the panel titles of the last-query attention figure",
     "s6b": "the bands chart's legend covers YaRN's ramp label",
     "s7": "a legend entry touches the 'past the training length' label",
     "s8": "long x titles of the shuffle/shift panels, and the choose-a-scheme panel titles",
-    "s8b": "slide 4: the methods legend covers the entropy figure's panel title",
     "s9": "slide 10 (#10): the wrapped legend covers the x title",
 }
+
 
 @pytest.mark.parametrize("row", [pytest.param(p, id=p.prefix) for p in SLIDE_PAGES])
 def test_every_slide_fits_1280x720(row: PageRow, server, open_tab):
@@ -192,7 +206,7 @@ def test_every_slide_fits_1280x720(row: PageRow, server, open_tab):
         if not state["title"]:
             problems.append(f"slide {k}: no slide title shown")
         if row.prefix not in KNOWN_LABEL_OVERLAPS:
-            problems += [f"slide {k} ({state['title']}): {o}" for o in page.evaluate(apptools.LABEL_OVERLAPS_JS)]
+            problems += [f"slide {k} ({state['title']}): {o}" for o in label_overlaps(page)]
     assert not page.locator('[data-testid="stException"]').count(), "an exception is shown"
     assert not page.js_errors, page.js_errors
     assert not problems, f"/{row.url_path} in lecture mode:\n- " + "\n- ".join(problems)

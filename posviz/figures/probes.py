@@ -14,9 +14,10 @@ CORRECT, BUGGY, BOUND = "#0072B2", "#D55E00", "#6E6E6E"  # Okabe & Ito blue, ver
 
 
 def _legend_on_top(fig: go.Figure, style: Style) -> go.Figure:
-    """Subplot titles in the first row of the top margin, the legend above them."""
+    """Subplot titles in the first row of the top margin, the legend above them (in lecture type its
+    entries wrap onto a second row)."""
     return fig.update_layout(legend=dict(yref="container", y=1.0, yanchor="top", x=0, xanchor="left"),
-                             margin=dict(t=2 * style.font_size + 44))
+                             margin=dict(t=(3 if style.lecture else 2) * style.font_size + 44))
 
 
 def needle(grid, style: Style) -> go.Figure:

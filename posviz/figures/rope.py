@@ -205,11 +205,12 @@ def layout_mismatch(mis, run_label: str, style: Style) -> go.Figure:
     fig.update_layout(barmode="group", bargap=0.15)
     fig.update_xaxes(title_text="offset m − n", row=1, col=1)
     fig.update_yaxes(title_text="score", row=1, col=1)
-    fig.update_xaxes(title_text="how far back the key is (m − n)", row=1, col=2)
+    fig.update_xaxes(title_text="how far back (m − n)", row=1, col=2)
     fig.update_yaxes(title_text="attention weight", rangemode="tozero", row=1, col=2)
     fig.update_annotations(font_size=style.font_size)
     fig = finish(fig, style)
-    fig.update_layout(legend=dict(y=1.1), margin=dict(t=80))
+    # the legend at the figure's top edge (container coordinates): plotly keeps the panel titles below it
+    fig.update_layout(legend=dict(yref="container", y=1.0, yanchor="top"), margin=dict(t=fig.layout.margin.t + 50))
     return fig
 
 
