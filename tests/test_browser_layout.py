@@ -175,8 +175,6 @@ KNOWN_LABEL_OVERLAPS = {
     "s4": "the PCA pair's y titles are longer than its short panels; two figures share slide 5",
     "s6b": "the bands chart's legend covers YaRN's ramp label",
     "s7": "a legend entry touches the 'past the training length' label",
-    "s8": "long x titles of the shuffle/shift panels, and the choose-a-scheme panel titles",
-    "s9": "slide 10 (#10): the wrapped legend covers the x title",
 }
 
 

@@ -94,3 +94,30 @@ def test_a_single_panel_title_or_an_arrow_label_is_left_alone():
                                                         x=0.5, y=1.0, xref="paper", yref="paper", yanchor="bottom")]))
     assert "<br>" not in style.finish(fig, style.LECTURE).layout.annotations[0].text
     assert style._two_lines("ab cd ef gh") == "ab cd<br>ef gh"
+
+
+@pytest.mark.parametrize("look", [style.NORMAL, style.LECTURE], ids=["normal", "lecture"])
+def test_scheme_test_bars_fit_half_a_slide_each(look):
+    from posviz import diagnostics
+    from posviz.figures import diagnostics as diag_figs
+
+    fig = diag_figs.scheme_tests(diagnostics.scheme_tests(6, 37), look)
+    titles = [a.text for a in fig.layout.annotations]
+    xtitles = [fig.layout.xaxis.title.text, fig.layout.xaxis2.title.text]
+    if look.lecture:
+        assert all("<br>" in t for t in titles) and fig.layout.margin.t >= 2 * look.font_size + 30
+        assert xtitles == ["shuffled tokens", "shifted by Δ = 37"]
+    else:
+        assert not any("<br>" in t for t in titles)
+        assert xtitles == ["ids 0 … n − 1, shuffled tokens", "ids Δ … Δ + n − 1, Δ = 37"]
+
+
+def test_mistake_line_charts_put_their_legend_at_the_foot():
+    from posviz import mistakes
+    from posviz.figures import mistakes as mistake_figs
+
+    lines = [n for n in mistakes.MISTAKES if mistake_figs.side_by_side(mistakes.demo(n), style.LECTURE).layout.showlegend]
+    assert lines, "no mistake draws lines with a legend"
+    for name in lines:
+        legend = mistake_figs.side_by_side(mistakes.demo(name), style.LECTURE).layout.legend
+        assert (legend.yref, legend.y, legend.yanchor) == ("container", 0, "bottom"), name

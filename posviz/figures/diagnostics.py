@@ -35,6 +35,13 @@ def _line(x, y, axis: int, **kw) -> dict:
     return dict(type="scatter", x=x, y=y, xaxis=f"x{suffix}", yaxis=f"y{suffix}", **kw)
 
 
+def _shift_titles(delta: int, style: Style) -> tuple[str, str]:
+    """The two x titles of the permutation/shift bars; shorter in lecture type, where each gets half a slide."""
+    if style.lecture:
+        return "shuffled tokens", f"shifted by Δ = {delta}"
+    return "ids 0 … n − 1, shuffled tokens", f"ids Δ … Δ + n − 1, Δ = {delta}"
+
+
 def _done(fig: go.Figure, style: Style, height: int, layout: dict, *, legend_below: bool = False) -> go.Figure:
     """``finish`` plus this figure's own layout in one more update (each update_layout costs milliseconds);
     ``legend_below`` puts the legend under the panels, clear of the subplot titles."""
@@ -50,7 +57,8 @@ def scheme_tests(tests, style: Style) -> go.Figure:
     names = list(tests.labels)
     labels = [tests.labels[n] for n in names]
     mask = " with a causal mask" if tests.causal else ""
-    titles = (f"Shuffled{mask}: max |Δ output|", "Ids shifted by Δ: max |Δ score|")  # fixed: cached layout
+    cut = "<br>" if style.lecture else " "  # large type: half a slide is too narrow for one line
+    titles = (f"Shuffled{mask}:{cut}max |Δ output|", f"Ids shifted by Δ:{cut}max |Δ score|")  # fixed: cached layout
     fig = subplots(1, 2, subplot_titles=titles, shared_yaxes=True, horizontal_spacing=0.08)
     traces, axes = [], {}
     for c, gaps in enumerate((tests.permutation_gaps, tests.shift_gaps), start=1):
@@ -58,11 +66,11 @@ def scheme_tests(tests, style: Style) -> go.Figure:
         traces.append(_bars(labels, shown, [_gap_text(gaps[n]) for n in names],
                             [style.color(5) if v > CHANGED else style.color(2) for v in shown], "" if c == 1 else c))
         axes[f"xaxis{'' if c == 1 else c}"] = dict(range=[0, max(max(shown), 1e-9) * 1.35],
-                                                   title_text="ids 0 … n − 1, shuffled tokens" if c == 1
-                                                   else f"ids Δ … Δ + n − 1, Δ = {tests.delta}")
+                                                   title_text=_shift_titles(tests.delta, style)[c - 1])
     fig.add_traces(traces)
+    top = dict(margin=dict(t=2 * style.font_size + 30)) if style.lecture else {}
     return _done(fig, style, max(260, style.font_size * 3 * len(names) + 90),
-                 dict(axes, yaxis=dict(autorange="reversed"), annotations=_titles(fig, style)))
+                 dict(axes, yaxis=dict(autorange="reversed"), annotations=_titles(fig, style), **top))
 
 
 def attention_profile(profile, style: Style) -> go.Figure:
@@ -131,7 +139,8 @@ def scheme_facts(table, style: Style) -> go.Figure:
     colors = [_color(r.name, style) for r in table.rows]
     L = table.train_len
     fig = subplots(1, 2, shared_yaxes=True, horizontal_spacing=0.08,
-                   subplot_titles=(f"New position signals at 2L = {2 * L}", "Learned numbers per layer"))
+                   subplot_titles=(f"New signals at 2L = {2 * L}" if style.lecture
+                                   else f"New position signals at 2L = {2 * L}", "Learned numbers per layer"))
     new = [r.new_past_train for r in table.rows]
     params = [r.parameters for r in table.rows]
     fig.add_traces([_bars(labels, [100 * (v or 0) for v in new],
@@ -139,6 +148,7 @@ def scheme_facts(table, style: Style) -> go.Figure:
                     _bars(labels, params, [f"{p:,}" for p in params], colors, 2)])
     return _done(fig, style, max(260, style.font_size * 3 * len(labels) + 110), dict(
         xaxis=dict(title_text="% of causal (i, j) pairs", range=[0, 105]),
-        xaxis2=dict(title_text=f"d_model = {table.d_model}, {table.n_heads} heads",
+        xaxis2=dict(title_text=(f"d = {table.d_model}, {table.n_heads} heads" if style.lecture
+                                else f"d_model = {table.d_model}, {table.n_heads} heads"),
                     range=[0, max(max(params), 1) * 1.35]),
         yaxis=dict(autorange="reversed"), annotations=_titles(fig, style)))

@@ -75,7 +75,7 @@ def side_by_side(demo, style: Style) -> go.Figure:
     fig.update_layout(**axes)  # one call: update_xaxes(row=, col=) and add_hline cost ~5-10 ms each
     fig.update_annotations(font_size=style.font_size)
     fig = finish(fig, style, legend=not heat, height=style.height + (0 if heat else 60))
-    if not heat:  # the legend below the x titles, which are taller on a projector
-        fig.update_layout(legend=dict(orientation="h", x=0.5, xanchor="center", y=-0.36 if style.lecture else -0.25,
-                                      yanchor="top"), margin=dict(b=10))
+    if not heat:  # the legend at the figure's foot (container coordinates): plotly keeps the x titles above it
+        fig.update_layout(legend=dict(orientation="h", x=0.5, xanchor="center", yref="container", y=0,
+                                      yanchor="bottom"), margin=dict(b=10))
     return fig
