@@ -173,7 +173,6 @@ KNOWN_LABEL_OVERLAPS = {
     "s1": "slide 4: in the slide walk (not when the slide is opened by its link) the legend can sit on the "
           "'trained length' label; seen in one of three runs",
     "s4": "the PCA pair's y titles are longer than its short panels; two figures share slide 5",
-    "s6b": "the bands chart's legend covers YaRN's ramp label",
     "s7": "a legend entry touches the 'past the training length' label",
 }
 

@@ -218,9 +218,9 @@ def ramps_and_bands(wavelengths, turns, yarn: dict | None, llama: dict | None, x
                                       title=dict(text="weight"))
         layout.setdefault("annotations", []).append(_title(titles[kind], 0, 1, top + 0.01, style))
     fig = finish(go.Figure(traces, layout=layout), style, height=int(style.height * (1.6 if len(rows) == 2 else 1.0)))
-    # the legend sits above the first subplot title, not on it
+    # the legend sits above the first subplot title, not on it (in lecture type it wraps onto two rows)
     fig.update_layout(legend=dict(y=0.995, yanchor="top", yref="container", x=1, xanchor="right"),
-                      margin=dict(t=3 * style.font_size + 30))
+                      margin=dict(t=(4 if style.lecture else 3) * style.font_size + 30))
     return fig
 
 
