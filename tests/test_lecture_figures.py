@@ -1,8 +1,9 @@
-"""Lecture-type figures of §5 keep their labels apart on a 1280×720 slide.
+"""Lecture-type figures keep their labels apart on a 1280×720 slide.
 
 Large type (22 px) made several titles and legends run into each other; these
-tests pin the builders' fixes. The browser survey of every slide (README,
-"Lecture slides") is where such overlaps were found.
+tests pin the builders' fixes (§5, §8, §9 and ``finish``'s two-line panel
+titles). The slide walk in ``tests/test_browser_layout.py`` measures the
+overlaps in the browser, which is where they were found.
 """
 
 from __future__ import annotations
