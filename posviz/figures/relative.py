@@ -122,8 +122,8 @@ def clipping(off, clipped, row_counts, k: int, style: Style) -> go.Figure:
     sufs, lay = _grid(style, 3, widths=[1, 1, 1.25], spacing=[0.07, 0.12 if style.lecture else 0.07],
                       titles=("offset i − j", f"clipped to ±{k}", "pairs per table row"))
     zmax, text = _zmax(o), n <= 12
-    traces = [_on(heatmap(o, style, diverging=True, zmax=zmax, showscale=False, text=text, cells_across=3 * n), s)
-              for o, s in ((o, sufs[0]), (c, sufs[1]))]
+    traces = [_on(heatmap(z, style, diverging=True, zmax=zmax, showscale=False, text=text, cells_across=3 * n), s)
+              for z, s in ((o, sufs[0]), (c, sufs[1]))]
     for col in (0, 1):
         lay[f"xaxis{sufs[col]}"].update(title_text="key j")
         lay[f"yaxis{sufs[col]}"].update(autorange="reversed", title_text="query i" if col == 0 else None)

@@ -130,9 +130,9 @@ def start_figures_with_posviz_template() -> None:
     Every new ``go.Figure`` starts from the default template, deep-copied into its
     layout: plotly's own ("plotly", with its colour scales) cost ~1.5 ms a figure,
     a fifth of building the figure, and ``finish`` then replaces it with
-    ``TEMPLATE`` anyway. Starting from ``TEMPLATE`` gives the same figures (tested
-    equal, ``tests/test_figure_style.py``). Not done on import: posviz in someone's
-    notebook leaves their plotly default alone.
+    ``TEMPLATE`` anyway. Starting from ``TEMPLATE`` gives the same figures (every
+    page's, tested equal: ``tests/test_figure_template.py``). Not done on import:
+    posviz in someone's notebook leaves their plotly default alone.
     """
     import plotly.io as pio
 
