@@ -173,8 +173,6 @@ KNOWN_LABEL_OVERLAPS = {
     "s1": "slide 4: in the slide walk (not when the slide is opened by its link) the legend can sit on the "
           "'trained length' label; seen in one of three runs",
     "s4": "the PCA pair's y titles are longer than its short panels; two figures share slide 5",
-    "s7": "slide 4: the legend's box touches the 'past the training length' label, and the value labels of "
-          "neighbouring small bars (0.0335 %, 1.83 %) run into each other",
 }
 
 

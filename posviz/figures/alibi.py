@@ -206,7 +206,7 @@ def spans(rep, style: Style) -> go.Figure:
 def extrapolation(rep, style: Style, *, heads_shown: int = 8, points: int = 400) -> go.Figure:
     """Bias against distance out to N, the training length marked, and the mass each head keeps beyond it
     (``rep``: an ``alibi.ExtrapolationReport``)."""
-    sufs, lay = _panels(style, 1, 2, widths=[0.58, 0.42], hgap=0.1,
+    sufs, lay = _panels(style, 1, 2, widths=[0.58, 0.42], hgap=0.13 if style.lecture else 0.1,
                         titles=("bias −m·d of the last query", f"mass beyond d = {rep.train_len} (bias alone)"))
     d, row = arr(rep.distance), arr(rep.row)
     idx = np.unique(np.linspace(0, len(d) - 1, min(points, len(d))).round().astype(int))
@@ -220,11 +220,13 @@ def extrapolation(rep, style: Style, *, heads_shown: int = 8, points: int = 400)
     if rep.eval_len > rep.train_len:
         shapes.append(dict(type="rect", xref="x", yref="y domain", x0=rep.train_len, x1=rep.eval_len - 1, y0=0,
                            y1=1, fillcolor=GREY, opacity=0.3, line=dict(width=0), layer="below"))
-        lay["annotations"].append(dict(text="past the training length", x=rep.eval_len - 1, y=0, xref="x",
-                                       yref="y domain", xanchor="right", yanchor="bottom", showarrow=False))
+        # half-way down the shaded band's right edge: the legend has the lower left, the flattest lines the top
+        lay["annotations"].append(dict(text="past the training length", x=rep.eval_len - 1, y=0.5, xref="x",
+                                       yref="y domain", xanchor="right", yanchor="middle", showarrow=False,
+                                       bgcolor="rgba(255,255,255,0.85)"))
     tail = arr(rep.tail)
     traces.append(_on(go.Bar(x=np.arange(rep.n_heads), y=100 * tail, marker_color=style.color(0), showlegend=False,
-                             text=[_pct(float(t)) if t >= 1e-5 else "" for t in rep.tail]
+                             text=[_pct(float(t)) if t >= (1e-2 if style.lecture else 1e-5) else "" for t in rep.tail]
                              if rep.n_heads <= 16 else None, textposition="outside", cliponaxis=False,
                              hovertemplate="head %{x}: %{y:.3g} %<extra></extra>"), sufs[1]))
     lay["xaxis"].update(title_text="distance d = i − j")
