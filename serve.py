@@ -1,6 +1,6 @@
 """Start the posviz server: ``python serve.py [streamlit run options]`` (``make app`` does this).
 
-Four things plain ``streamlit run app.py`` does not do:
+Five things plain ``streamlit run app.py`` does not do:
 
 - TCP_NODELAY on every connection. asyncio sets it only on sockets whose
   ``proto`` is IPPROTO_TCP, and Streamlit's listening socket is created with
@@ -11,6 +11,8 @@ Four things plain ``streamlit run app.py`` does not do:
   here and not on import of posviz, which may live in someone's notebook.
 - plotly.js evaluated in the browser while the server runs the first script,
   not after it (see ``frontend.py``; ``POSVIZ_EARLY_PLOTLY=0`` turns it off).
+- The theme part of the message that starts every run (a fragment's too) built
+  once, not on every widget change (see ``streamlit_speedups.py``).
 """
 
 from __future__ import annotations
@@ -69,8 +71,10 @@ def main(argv: list[str]) -> None:
         import frontend
 
         frontend.install()
+    import streamlit_speedups
     from streamlit.web import cli
 
+    streamlit_speedups.memoize_theme_messages()
     sys.argv = ["streamlit", "run", str(APP), *argv]
     cli.main(prog_name="streamlit")
 
