@@ -6,6 +6,14 @@ It opens ``/_stcore/stream`` (websocket subprotocol ``streamlit``), sends
 widget lives in an ``st.fragment``), and reads ``ForwardMsg``s until
 ``script_finished``. The time from send to ``script_finished`` is the server
 time of one interaction, plus a localhost round trip.
+
+Like the browser, it keeps Streamlit's message cache: every message the server
+marks ``cacheable`` (an element of 10 KB or more, e.g. a figure) is kept by its
+hash, the hashes go back with each rerun request (``cached_message_hashes``),
+and the server then sends a ``ref_hash`` instead of a figure the tab already
+has. An entry unused for more than ``CACHE_AGE`` full runs is dropped
+(Streamlit's ``global.maxCachedMessageAge``); a fragment's run ages nothing, as
+the rest of the page stays on screen. ``Run.bytes`` counts what came over the wire.
 """
 
 from __future__ import annotations
@@ -21,6 +29,7 @@ from streamlit.proto.BackMsg_pb2 import BackMsg
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 from streamlit.proto.WidgetStates_pb2 import WidgetState
 
+CACHE_AGE = 2  # finished runs an unused cached message is kept (Streamlit's global.maxCachedMessageAge)
 WIDGET_TYPES = {"checkbox", "slider", "selectbox", "radio", "number_input", "text_input", "text_area",
                 "multiselect", "button_group"}
 
@@ -48,8 +57,10 @@ class Widget:
 class Run:
     seconds: float
     status: str
-    messages: list = field(default_factory=list)
+    messages: list = field(default_factory=list)  # references already replaced by the cached message
     page_not_found: bool = False
+    wire_bytes: int = 0
+    references: int = 0  # messages the server sent as a reference to the tab's cache
 
     def elements(self):
         for m in self.messages:
@@ -68,7 +79,8 @@ class Run:
                 if el.WhichOneof("type") == "alert" and el.alert.format == 1]  # ERROR
 
     def bytes(self) -> int:
-        return sum(m.ByteSize() for m in self.messages)
+        """Bytes received over the websocket for this run (cached messages came as references)."""
+        return self.wire_bytes
 
 
 def _has(p, name: str) -> bool:
@@ -175,6 +187,7 @@ class Session:
         self.page_script_hash = ""
         self.widgets: dict[str, Widget] = {}
         self.states: dict[str, WidgetState] = {}
+        self.cache: dict[str, list] = {}  # message hash -> [ForwardMsg, finished runs since last use]
 
     async def __aenter__(self):
         self.ws = await websockets.connect(self.url, subprotocols=["streamlit"], max_size=None,
@@ -211,18 +224,28 @@ class Session:
     async def _run(self, client_state_fill, timeout: float) -> Run:
         bm = BackMsg()
         client_state_fill(bm.rerun_script)
+        full_run = not bm.rerun_script.fragment_id
+        bm.rerun_script.cached_message_hashes.extend(self.cache)
         t0 = time.perf_counter()
         await self.ws.send(bm.SerializeToString())
-        msgs, not_found = [], False
+        msgs, not_found, wire, refs = [], False, 0, 0
         while True:
             raw = await asyncio.wait_for(self.ws.recv(), timeout=timeout)
+            wire += len(raw)
             fm = ForwardMsg()
             fm.ParseFromString(raw)
             kind = fm.WhichOneof("type")
+            if kind == "ref_hash":
+                fm, refs = self._from_cache(fm), refs + 1
+                kind = fm.WhichOneof("type")
+            elif fm.metadata.cacheable:
+                self.cache[fm.hash] = [fm, 0]
             if kind == "script_finished":
                 dt = time.perf_counter() - t0
                 status = ForwardMsg.ScriptFinishedStatus.Name(fm.script_finished)
-                run = Run(dt, status, msgs, not_found)
+                run = Run(dt, status, msgs, not_found, wire, refs)
+                if full_run:
+                    self._age_cache()
                 self._learn(run)
                 return run
             if kind == "page_not_found":
@@ -230,6 +253,23 @@ class Session:
             if kind == "navigation":
                 self.page_script_hash = fm.navigation.page_script_hash
             msgs.append(fm)
+
+    def _from_cache(self, ref: ForwardMsg) -> ForwardMsg:
+        """The cached message a reference points to, placed where the reference says."""
+        entry = self.cache.get(ref.ref_hash)
+        if entry is None:
+            raise RuntimeError(f"the server referred to message {ref.ref_hash}, which this tab never cached")
+        entry[1] = 0
+        msg = ForwardMsg()
+        msg.CopyFrom(entry[0])
+        msg.metadata.CopyFrom(ref.metadata)
+        return msg
+
+    def _age_cache(self) -> None:
+        for h in list(self.cache):
+            self.cache[h][1] += 1
+            if self.cache[h][1] > CACHE_AGE:
+                del self.cache[h]
 
     def _learn(self, run: Run) -> None:
         for m, el in run.elements():

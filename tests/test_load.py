@@ -35,3 +35,28 @@ def test_no_exception_when_a_class_opens_at_once(launcher):
     assert not r["failures"], r["failures"][:5]
     assert not r["exceptions"], r["exceptions"][:5]
     assert r["changes"] >= SESSIONS, f"only {r['changes']} changes were made: the sessions did not get going"
+
+
+def test_the_protocol_client_keeps_the_message_cache_as_a_browser_does():
+    """The load test's client sends back the hashes of the large messages it holds, as Chromium does
+    (checked by hand on §3: 2 hashes with each rerun after the first), so unchanged figures come as
+    references; it rebuilds them from its cache, and a fragment's run expires nothing."""
+    import protoclient
+
+    async def session(url):
+        async with protoclient.Session(url) as s:
+            first = await s.open("sinusoidal")
+            assert len(s.cache) >= 1 and first.references == 0
+            w = next(w for w in s.widgets.values() if w.type == "slider" and w.fragment_id)
+            for state in (protoclient.moves(w, 1)[0], protoclient.default_state(w)) * 2:  # fragment runs
+                await s.change(state)
+            again = await s.rerun()
+            assert again.references == len(s.cache) >= 1
+            assert again.figures() == first.figures()
+            assert again.bytes() < first.bytes() / 2
+            for _ in range(protoclient.CACHE_AGE + 1):  # full runs age it: still in use, so still kept
+                await s.rerun()
+            assert (await s.rerun()).references >= 1
+
+    with apptools.streamlit_server(launcher="serve", timeout=120) as server:
+        asyncio.run(session(server.url))
