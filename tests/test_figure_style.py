@@ -12,7 +12,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from posviz.figures import style
+from posviz.figures import plotly_speedups, style
 
 
 def ref_block_means(z: np.ndarray, max_cells: int) -> np.ndarray:
@@ -174,7 +174,7 @@ def test_plain_arrays_skip_narwhals_and_validate_the_same(value, kind):
             return type(err)
 
     shortcut = validators.nw
-    assert isinstance(shortcut, style._NarwhalsForPlainArrays), "posviz.figures.style did not install the shortcut"
+    assert isinstance(shortcut, plotly_speedups._NarwhalsForPlainArrays), "posviz.figures.style did not install the shortcut"
     fast = outcome()
     validators.nw = shortcut._narwhals
     try:
@@ -260,3 +260,61 @@ def test_cached_views_freeze_every_figure_they_return():
     plain = go.Figure()
     ui._freeze_figures(["not", plain])  # a list is a result, not a figure container
     assert plain.to_dict() is not plain.to_dict()
+
+
+def test_validators_come_from_plotlys_own_cache():
+    import plotly.basedatatypes as bdt
+    from plotly.validator_cache import ValidatorCache
+
+    lookup = bdt.BasePlotlyType._get_validator
+    assert getattr(lookup, "from_cache", False), "posviz.figures.style did not install the validator lookup"
+    objects = [go.Scatter(), go.Heatmap(), go.Layout(), go.layout.XAxis(), go.scatter.Marker(), go.layout.Annotation()]
+    for obj in objects:
+        for prop in sorted(obj._valid_props)[:40]:
+            fresh = lookup.__wrapped__(obj, prop)  # plotly's own (fills the cache on first use)
+            assert lookup(obj, prop) is fresh is ValidatorCache._cache[(obj._path_str, prop)]
+    with pytest.raises(TypeError):
+        lookup(go.Scatter(), ["not", "hashable"])
+
+
+FULLMATCH_CASES = [(r"#[0-9a-f]{6}", "#0072b2"), (r"#[0-9a-f]{6}", "#0072b2x"), ("lines|markers", "lines"),
+                   ("lines|markers", "lines+markers"), (r"x(\d*)", "x12"), (r"x(\d*)", "y1"), ("", ""),
+                   (r"rgba?\(.*\)", "rgba(0,0,0,0.5)"), (r"[a-z]+", "Viridis")]
+
+
+@pytest.mark.parametrize("compiled", [False, True])
+@pytest.mark.parametrize("flags", [0, 2])  # 2: re.IGNORECASE
+def test_fullmatch_matches_as_plotlys_backport(compiled, flags):
+    import re
+
+    import _plotly_utils.basevalidators as validators
+
+    fast = validators.fullmatch
+    assert getattr(fast, "anchored", False), "posviz.figures.style did not install the fullmatch shortcut"
+    for pattern, text in FULLMATCH_CASES:
+        regex = re.compile(pattern) if compiled else pattern
+        want, got = fast.__wrapped__(regex, text, flags), fast(regex, text, flags)
+        assert (want is None) == (got is None), (pattern, text)
+        if want is not None:
+            assert want.group(0) == got.group(0) and want.groups() == got.groups()
+
+
+def test_figures_are_the_same_without_the_plotly_shortcuts():
+    import _plotly_utils.basevalidators as validators
+    import plotly.basedatatypes as bdt
+
+    def build():
+        fig = style.subplots(1, 2, subplot_titles=("a", "b"))
+        fig.add_trace(go.Scatter(x=[0, 1], y=[1, 2], marker_color="rgba(0,114,178,0.5)", mode="lines+markers"), 1, 2)
+        fig.add_trace(style.heatmap(np.eye(3), style.NORMAL, diverging=True, colorbar="w"), 1, 1)
+        fig.add_vline(x=0.5, line_dash="dot", row=1, col=2)
+        fig.update_xaxes(title_text="position", type="log", row=1, col=2)
+        return style.finish(fig, style.LECTURE, "t").to_json()
+
+    fast = build()
+    lookup, match = bdt.BasePlotlyType._get_validator, validators.fullmatch
+    bdt.BasePlotlyType._get_validator, validators.fullmatch = lookup.__wrapped__, match.__wrapped__
+    try:
+        assert build() == fast
+    finally:
+        bdt.BasePlotlyType._get_validator, validators.fullmatch = lookup, match

@@ -7,78 +7,13 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
-import plotly.basedatatypes
 import plotly.graph_objects as go
 import torch
 from plotly.subplots import make_subplots
 
 from .. import backend
+from . import plotly_speedups  # noqa: F401  (installs them: every builder imports style)
 
-
-def _memoize_plotly_paths() -> None:
-    """Parse each plotly property path ("xaxis.title.text", "marker_color") once per process.
-
-    Every property a builder sets or reads goes through plotly's
-    ``_str_to_dict_path_full``, a pure function of the string that splits it on
-    ".[]_" with several list passes. Under a class's load it was 15% of the
-    server's GIL time (py-spy); builders use a few hundred distinct paths, so a
-    cache makes it free. The result is the same tuples (``tests/test_figure_style.py``).
-    """
-    parse = plotly.basedatatypes._str_to_dict_path_full
-    if hasattr(parse, "cache_info"):
-        return
-
-    @lru_cache(maxsize=4096)
-    def cached(path: str):
-        keys, starts = parse(path)
-        return keys, tuple(starts)
-
-    def parse_once(path):
-        return cached(path) if isinstance(path, str) else parse(path)
-
-    parse_once.cache_info = cached.cache_info
-    parse_once.__wrapped__ = parse
-    plotly.basedatatypes._str_to_dict_path_full = parse_once
-
-
-_memoize_plotly_paths()
-
-
-def _plain_arrays_skip_narwhals() -> None:
-    """Let plotly's array validation skip asking narwhals whether a numpy array is a dataframe column.
-
-    ``copy_to_readonly_numpy_array`` passes every array a builder hands plotly
-    through ``narwhals.from_native(v, pass_through=True)`` (~0.1 ms each, ~8% of
-    building a figure), which hands a numpy array, list or tuple back unchanged.
-    This answers that for those three types without the lookup; anything else
-    (a pandas or polars column) still goes to narwhals. Same arrays either way
-    (``tests/test_figure_style.py``).
-    """
-    import _plotly_utils.basevalidators as validators
-
-    if isinstance(validators.nw, _NarwhalsForPlainArrays):
-        return
-    validators.nw = _NarwhalsForPlainArrays(validators.nw)
-
-
-class _NarwhalsForPlainArrays:
-    """The ``narwhals.stable.v1`` module as plotly's validators see it, with ``from_native`` short-cut."""
-
-    PLAIN = (np.ndarray, list, tuple)
-
-    def __init__(self, narwhals):
-        self._narwhals = narwhals
-
-    def __getattr__(self, name):
-        return getattr(self._narwhals, name)
-
-    def from_native(self, value, *args, **kwargs):
-        if type(value) in self.PLAIN and kwargs.get("pass_through"):
-            return value
-        return self._narwhals.from_native(value, *args, **kwargs)
-
-
-_plain_arrays_skip_narwhals()
 
 # Okabe & Ito (2008): distinguishable with every common colour-vision deficiency.
 OKABE_ITO = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000")
