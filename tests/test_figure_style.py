@@ -311,10 +311,26 @@ def test_figures_are_the_same_without_the_plotly_shortcuts():
         fig.update_xaxes(title_text="position", type="log", row=1, col=2)
         return style.finish(fig, style.LECTURE, "t").to_json()
 
+    import _plotly_utils.utils as utils
+
     fast = build()
-    lookup, match = bdt.BasePlotlyType._get_validator, validators.fullmatch
+    lookup, match, is_array = bdt.BasePlotlyType._get_validator, validators.fullmatch, utils.is_homogeneous_array
     bdt.BasePlotlyType._get_validator, validators.fullmatch = lookup.__wrapped__, match.__wrapped__
+    validators.is_homogeneous_array = utils.is_homogeneous_array = is_array.__wrapped__
     try:
         assert build() == fast
     finally:
         bdt.BasePlotlyType._get_validator, validators.fullmatch = lookup, match
+        validators.is_homogeneous_array = utils.is_homogeneous_array = is_array
+
+
+@pytest.mark.parametrize("value", ["x", "", 3, 2.5, True, None, {}, {"a": 1}, [], [1, 2], (1,), np.arange(3),
+                                   np.float32(1.5), np.array(2.0), torch.arange(3), bytearray(b"ab")],
+                         ids=lambda v: type(v).__name__)
+def test_builtins_are_not_arrays_as_plotly_says(value):
+    import _plotly_utils.basevalidators as validators
+    import _plotly_utils.utils as utils
+
+    check = validators.is_homogeneous_array
+    assert getattr(check, "builtins_first", False) and utils.is_homogeneous_array is check
+    assert check(value) == check.__wrapped__(value)
