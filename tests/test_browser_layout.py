@@ -173,8 +173,6 @@ KNOWN_LABEL_OVERLAPS = {
     "s1": "slide 4: in the slide walk (not when the slide is opened by its link) the legend can sit on the "
           "'trained length' label; seen in one of three runs",
     "s4": "the PCA pair's y titles are longer than its short panels; two figures share slide 5",
-    "s8": "slide 3 (KV-cache decode): in some walks the legend below the panels sits on the x ticks and title",
-    "lab": "slide 3 (training curves): in some walks the legend below the plot sits on the x ticks and title",
 }
 
 

@@ -136,3 +136,22 @@ def test_alibi_extrapolation_label_sits_clear_of_the_legend_and_small_bars_go_un
     assert [bool(t) for t in lecture.data[-1].text] == [t >= 1e-2 for t in tail]
     assert [bool(t) for t in normal.data[-1].text] == [t >= 1e-5 for t in tail]
     assert sum(map(bool, lecture.data[-1].text)) < sum(map(bool, normal.data[-1].text))
+
+
+@pytest.mark.parametrize("look", [style.NORMAL, style.LECTURE], ids=["normal", "lecture"])
+def test_legends_under_the_plot_sit_at_the_figures_foot(look):
+    """§8's decode simulator and attention profile and the lab's training curves: a legend placed below the
+    plot in paper coordinates landed on the x ticks and title in a CI slide walk; at the figure's foot, in
+    container coordinates, plotly makes room for it under them."""
+    from posviz import decode, diagnostics
+    from posviz.figures import diagnostics as diag_figs
+    from posviz.figures import lab as lab_figs
+
+    figures = {"decode": diag_figs.decode_run(decode.simulate("rope", 6, 2, 6, "correct"), look),
+               "profile": diag_figs.attention_profile(diagnostics.attention_profile(32), look),
+               "training": lab_figs.training_curves({"rope": [(0, 5.0), (10, 3.0)], "alibi": [(0, 5.0), (10, 2.5)]},
+                                                    {"rope": "RoPE", "alibi": "ALiBi"}, look)}
+    for name, fig in figures.items():
+        legend = fig.layout.legend
+        assert fig.layout.showlegend is not False, name
+        assert (legend.orientation, legend.yref, legend.y, legend.yanchor) == ("h", "container", 0, "bottom"), name

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
-from .style import Style, arr, finish, subplots
+from .style import LEGEND_AT_FOOT, Style, arr, finish, subplots
 
 CHANGED = 1e-6  # gaps above this are drawn as "changed" (diagnostics.CHANGED)
 ORDER = ("none", "sinusoidal", "learned", "t5", "rope", "rope_scaled", "alibi")
@@ -47,8 +47,7 @@ def _done(fig: go.Figure, style: Style, height: int, layout: dict, *, legend_bel
     ``legend_below`` puts the legend under the panels, clear of the subplot titles."""
     finish(fig, style, height=height, legend=legend_below)
     if legend_below:
-        layout = dict(layout, legend=dict(orientation="h", x=0.5, xanchor="center", y=-0.2, yanchor="top"),
-                      margin=dict(b=style.font_size * 6))
+        layout = dict(layout, legend=LEGEND_AT_FOOT, margin=dict(b=10))
     return fig.update_layout(layout)
 
 

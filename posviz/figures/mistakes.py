@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
-from .style import Style, arr, finish, heatmap, subplots
+from .style import LEGEND_AT_FOOT, Style, arr, finish, heatmap, subplots
 
 SERIES_COLORS = (0, 5, 2, 3, 1, 4)  # Okabe-Ito indices: blue, vermillion, green, purple, orange, sky
 MARKERS = {"markers": ("diamond", "#000000", 3),   # a tested point that passed
@@ -75,7 +75,6 @@ def side_by_side(demo, style: Style) -> go.Figure:
     fig.update_layout(**axes)  # one call: update_xaxes(row=, col=) and add_hline cost ~5-10 ms each
     fig.update_annotations(font_size=style.font_size)
     fig = finish(fig, style, legend=not heat, height=style.height + (0 if heat else 60))
-    if not heat:  # the legend at the figure's foot (container coordinates): plotly keeps the x titles above it
-        fig.update_layout(legend=dict(orientation="h", x=0.5, xanchor="center", yref="container", y=0,
-                                      yanchor="bottom"), margin=dict(b=10))
+    if not heat:
+        fig.update_layout(legend=LEGEND_AT_FOOT, margin=dict(b=10))
     return fig
