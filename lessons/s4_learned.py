@@ -176,7 +176,10 @@ def failure_modes():
                     else f"mean cosine stays ≥ 0.5 up to Δ = {max_delta}")
     ui.check(prof.verdict)
 
-    st.markdown("##### Common mistake #5, live: reading rows past the table")
+
+@page.slide
+def past_the_table():  # its own slide: on a lecture slide, two figures were squeezed into half a screen each
+    page.section("Common mistake #5, live: reading rows past the table")
     v = page.controls([3, 2], seq_len=ui.Slider("Sequence length", 256, 2 * N_ROWS, 768),
                       mode=ui.Radio("What the unchecked code does past the last row", list(learned.LOOKUP_MODES),
                                     format_func=lambda m: {"clamp": "clamp to the last row",
@@ -198,3 +201,4 @@ training_limit()
 resizing()
 usage()
 failure_modes()
+past_the_table()

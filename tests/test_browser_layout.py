@@ -172,7 +172,6 @@ def press_until(page, key: str, k: int, tries: int = 4) -> None:
 KNOWN_LABEL_OVERLAPS = {
     "s1": "slide 4: in the slide walk (not when the slide is opened by its link) the legend can sit on the "
           "'trained length' label; seen in one of three runs",
-    "s4": "the PCA pair's y titles are longer than its short panels; two figures share slide 5",
 }
 
 

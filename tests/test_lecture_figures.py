@@ -155,3 +155,13 @@ def test_legends_under_the_plot_sit_at_the_figures_foot(look):
         legend = fig.layout.legend
         assert fig.layout.showlegend is not False, name
         assert (legend.orientation, legend.yref, legend.y, legend.yanchor) == ("h", "container", 0, "bottom"), name
+
+
+def test_pca_pair_in_lecture_type_has_short_titles_and_room_between_panels():
+    from posviz.figures import absolute
+
+    pts = np.random.default_rng(0).normal(size=(20, 2))
+    normal = absolute.projection_pair(pts, pts, ("a", "b"), style.NORMAL)
+    big = absolute.projection_pair(pts, pts, ("a", "b"), style.LECTURE)
+    assert normal.layout.yaxis2.title.text == "principal component 2" and big.layout.yaxis2.title.text == "PC 2"
+    assert big.layout.xaxis2.domain[0] - big.layout.xaxis.domain[1] > normal.layout.xaxis2.domain[0] - normal.layout.xaxis.domain[1]

@@ -247,7 +247,8 @@ def projection_pair(left, right, titles: tuple[str, str], style: Style, *, start
     plotly draws that many, evenly spread over the positions (``marker.maxdisplayed``): the colour
     ramp and the shape read the same, and the slider stays quick.
     """
-    fig = subplots(1, 2, subplot_titles=titles, horizontal_spacing=0.1)
+    # in large type the right panel's y title needs the room, or it sits on the left panel's tick labels
+    fig = subplots(1, 2, subplot_titles=titles, horizontal_spacing=0.16 if style.lecture else 0.1)
     for col, pts in ((1, arr(left)), (2, arr(right))):
         pos = np.arange(start, start + len(pts))
         fig.add_trace(go.Scatter(x=pts[:, 0], y=pts[:, 1], mode="markers+lines" if len(pts) <= join_max else "markers",
@@ -257,8 +258,9 @@ def projection_pair(left, right, titles: tuple[str, str], style: Style, *, start
                                              cmax=pos[-1], colorscale=style.sequential, showscale=col == 2,
                                              colorbar=dict(title=dict(text="position", side="right"), thickness=14)),
                                  hovertemplate="p=%{marker.color}<extra></extra>"), 1, col)
-        fig.update_xaxes(title_text="principal component 1", row=1, col=col)
-        fig.update_yaxes(title_text="principal component 2", row=1, col=col)
+        short = style.lecture  # in large type the long titles outgrow the panels' height
+        fig.update_xaxes(title_text="PC 1" if short else "principal component 1", row=1, col=col)
+        fig.update_yaxes(title_text="PC 2" if short else "principal component 2", row=1, col=col)
     fig.update_annotations(font_size=style.font_size)
     return finish(fig, style, legend=False)
 
