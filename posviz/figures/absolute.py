@@ -162,7 +162,8 @@ def side_by_side(left, right, titles: tuple[str, str], style: Style, *, zmax: fl
     row/column block of an already block-averaged matrix (as returned by
     ``absolute.block_cosine``), so tables of different lengths can sit side by side.
     """
-    fig = subplots(1, 2, subplot_titles=titles, horizontal_spacing=0.08)
+    # large type: the right panel's y ticks ("1000") need the room, or they touch the left panel
+    fig = subplots(1, 2, subplot_titles=titles, horizontal_spacing=0.12 if style.lecture else 0.08)
     lp = None if left_pos is None else arr(left_pos)
     rp = None if right_pos is None else arr(right_pos)
     fig.add_trace(heatmap(left, style, x=lp, y=lp, diverging=True, zmax=zmax, showscale=False), 1, 1)
