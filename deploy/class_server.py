@@ -9,7 +9,8 @@ nginx in front that
 - sends a new browser to the worker with the fewest open connections (``least_conn``:
   every open page holds a websocket, so this counts students), and keeps it there with a
   cookie (``posviz_worker=w0``, ``w1``, …) naming the worker that answered; a cookie that
-  names no worker counts as none. Hashing a random id spread students binomially
+  names no worker counts as none, and one naming a worker that has stopped answering
+  goes to the pool too, which names a live worker in the cookie. Hashing a random id spread students binomially
   instead: 50 over 2 workers landed e.g. 28/22 and the busier worker set the p95;
 - sets TCP_NODELAY and no proxy buffering, so small protocol messages are not held.
 
@@ -30,6 +31,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -79,18 +81,22 @@ http {{
 
     server {{
         listen {listen}:{port};
+        proxy_http_version 1.1;
+        proxy_set_header Upgrade $http_upgrade;
+        proxy_set_header Connection $connection_upgrade;
+        proxy_set_header Host $http_host;
+        proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+        proxy_read_timeout 1d;
+        proxy_send_timeout 1d;
+        proxy_buffering off;
+        add_header Set-Cookie "posviz_worker=$posviz_worker; Path=/; HttpOnly; SameSite=Lax" always;
+        add_header X-Posviz-Worker $upstream_addr always;
         location / {{
             proxy_pass http://$posviz_target;
-            proxy_http_version 1.1;
-            proxy_set_header Upgrade $http_upgrade;
-            proxy_set_header Connection $connection_upgrade;
-            proxy_set_header Host $http_host;
-            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
-            proxy_read_timeout 1d;
-            proxy_send_timeout 1d;
-            proxy_buffering off;
-            add_header Set-Cookie "posviz_worker=$posviz_worker; Path=/; HttpOnly; SameSite=Lax" always;
-            add_header X-Posviz-Worker $upstream_addr always;
+            error_page 502 504 = @pool;  # the cookie's worker is gone: a live one takes the browser over
+        }}
+        location @pool {{
+            proxy_pass http://posviz_pool;
         }}
     }}
 }}
@@ -104,7 +110,8 @@ def nginx_config(run: Path, ports: list[int], listen: str, port: int) -> str:
         run=run, listen=listen, port=port,
         servers="\n".join(f"        server {a} max_fails=0;" for a in addrs),
         pinned="\n".join(f"        w{i} {a};" for i, a in enumerate(addrs)),
-        names="\n".join(f'        "{a}" w{i};' for i, a in enumerate(addrs)))
+        # the worker that answered is the last address (after a failed try: "dead : live")
+        names="\n".join(f'        "~{re.escape(a)}$" w{i};' for i, a in enumerate(addrs)))
 
 
 def free_port() -> int:

@@ -82,3 +82,57 @@ def test_open_pages_are_shared_evenly_between_the_workers(deployment):
 
     count, gaps = asyncio.run(open_twenty())
     assert max(gaps) <= 1 and sorted(count.values()) == [10, 10], (count, gaps)
+
+
+def test_the_app_page_and_its_websocket_work_through_the_proxy(deployment):
+    with urllib.request.urlopen(deployment.url + "/", timeout=10) as r:
+        assert r.status == 200 and b"<div id=\"root\">" in r.read()
+    r = asyncio.run(load_test.load(deployment.url, 16, 8, 1.0, load_test.lesson_pages(), deployment.pids))
+    print(load_test.summary(r))
+    assert not r["failures"] and not r["exceptions"], (r["failures"] + r["exceptions"])[:5]
+    assert r["changes"] >= 16
+
+
+def test_every_worker_starts_with_every_page_computed(deployment):
+    """start() opened each page on each worker (warm_pages): §8b's defaults (SmolLM2, an entropy pass and
+    a cached-decoding check, ~8 s on a cold worker) come back at once, on every worker."""
+    import protoclient
+
+    async def open_probes(url):
+        async with protoclient.Session(url) as s:
+            run = await s.open("real-model-probes")
+            assert run.status == "FINISHED_SUCCESSFULLY" and not run.exceptions()
+            return run.seconds
+
+    for worker in deployment.worker_urls:
+        assert asyncio.run(open_probes(worker)) < 2.0, f"{worker} computed §8b's defaults on the first visit"
+
+
+def test_a_browser_whose_worker_stopped_is_taken_over_by_a_live_one():
+    """A worker that dies (or is restarted) must not leave its students on an error page until they clear
+    their cookies: the proxy sends them to a live worker, which names itself in the cookie."""
+    server = class_server.start(workers=2, port=apptools.free_port(), warm=False)
+    try:
+        first, cookie = worker_of(server.url, "posviz_worker=w0")
+        assert cookie == "posviz_worker=w0" and first == server.worker_urls[0].removeprefix("http://")
+        server.workers[0].kill()
+        server.workers[0].wait(timeout=10)
+        worker, cookie = worker_of(server.url, "posviz_worker=w0")
+        assert cookie == "posviz_worker=w1" and worker.endswith(server.worker_urls[1].removeprefix("http://"))
+        assert worker_of(server.url, cookie)[1] == "posviz_worker=w1"
+        with urllib.request.urlopen(urllib.request.Request(server.url + "/", headers={"Cookie": "posviz_worker=w0"}),
+                                    timeout=10) as r:
+            assert r.status == 200 and b'<div id="root">' in r.read()
+
+        async def websocket_with_stale_cookie():
+            import websockets
+
+            async with websockets.connect(server.url.replace("http", "ws") + "/_stcore/stream",
+                                          subprotocols=["streamlit"], open_timeout=30,
+                                          additional_headers={"Cookie": "posviz_worker=w0"}) as ws:
+                return ws.response.headers["X-Posviz-Worker"]
+
+        assert asyncio.run(websocket_with_stale_cookie()).endswith(server.worker_urls[1].removeprefix("http://"))
+    finally:
+        server.stop()
+        shutil.rmtree(server.run_dir, ignore_errors=True)
