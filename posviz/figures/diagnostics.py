@@ -47,7 +47,7 @@ def _done(fig: go.Figure, style: Style, height: int, layout: dict, *, legend_bel
     ``legend_below`` puts the legend under the panels, clear of the subplot titles."""
     finish(fig, style, height=height, legend=legend_below)
     if legend_below:
-        layout = dict(layout, legend=LEGEND_AT_FOOT, margin=dict(b=10))
+        layout = dict(layout, **LEGEND_AT_FOOT)
     return fig.update_layout(layout)
 
 

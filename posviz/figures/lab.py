@@ -59,7 +59,7 @@ def perplexity_by_length(rows, labels: dict, train_len: int, style: Style, *, ex
     fig.update_xaxes(type="log", title="evaluation window (bytes)", tickvals=[train_len * f for f in (1, 2, 4, 8)])
     fig.update_yaxes(type="log", title="perplexity (bytes, lower is better)")
     finish(fig, style, height=style.height + 140)
-    fig.update_layout(legend=LEGEND_AT_FOOT, margin=dict(b=10))  # long names: under the plot
+    fig.update_layout(LEGEND_AT_FOOT)  # long names: under the plot
     return fig
 
 
@@ -81,7 +81,7 @@ def loss_by_position(rows, labels: dict, train_len: int, longest: int, style: St
     fig.update_xaxes(title=f"position inside a {longest}-byte window")
     fig.update_yaxes(title="loss (nats per byte)")
     finish(fig, style, height=style.height + 60)
-    fig.update_layout(legend=LEGEND_AT_FOOT, margin=dict(b=10))  # long names: under the plot
+    fig.update_layout(LEGEND_AT_FOOT)  # long names: under the plot
     return fig
 
 
@@ -95,5 +95,5 @@ def training_curves(curves: dict, labels: dict, style: Style) -> go.Figure:
     fig.update_xaxes(title="training step")
     fig.update_yaxes(title="training loss (nats per byte)", type="log")
     finish(fig, style, height=style.height + 60)
-    fig.update_layout(legend=LEGEND_AT_FOOT, margin=dict(b=10))  # long names: under the plot
+    fig.update_layout(LEGEND_AT_FOOT)  # long names: under the plot
     return fig

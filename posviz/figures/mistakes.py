@@ -76,5 +76,5 @@ def side_by_side(demo, style: Style) -> go.Figure:
     fig.update_annotations(font_size=style.font_size)
     fig = finish(fig, style, legend=not heat, height=style.height + (0 if heat else 60))
     if not heat:
-        fig.update_layout(legend=LEGEND_AT_FOOT, margin=dict(b=10))
+        fig.update_layout(LEGEND_AT_FOOT)
     return fig

@@ -42,9 +42,6 @@ def _memoize_plotly_paths() -> None:
     plotly.basedatatypes._str_to_dict_path_full = parse_once
 
 
-_memoize_plotly_paths()
-
-
 def _plain_arrays_skip_narwhals() -> None:
     """Let plotly's array validation skip asking narwhals whether a numpy array is a dataframe column.
 
@@ -80,9 +77,6 @@ class _NarwhalsForPlainArrays:
         return self._narwhals.from_native(value, *args, **kwargs)
 
 
-_plain_arrays_skip_narwhals()
-
-
 def _validators_from_the_cache() -> None:
     """Look a property's validator up in plotly's cache without re-importing the cache on every call.
 
@@ -110,9 +104,6 @@ def _validators_from_the_cache() -> None:
     base._get_validator = _get_validator
 
 
-_validators_from_the_cache()
-
-
 @lru_cache(maxsize=256)
 def _anchored(pattern: str, flags: int) -> re.Pattern:
     return re.compile("(?:" + pattern + r")\Z", flags)
@@ -135,9 +126,6 @@ def _fullmatch_without_dir() -> None:
     fullmatch.anchored = True
     fullmatch.__wrapped__ = original
     validators.fullmatch = fullmatch
-
-
-_fullmatch_without_dir()
 
 
 _NOT_ARRAYS = frozenset({str, int, float, bool, type(None), dict, list, tuple})
@@ -169,4 +157,6 @@ def _scalars_are_not_arrays() -> None:
     validators.is_homogeneous_array = utils.is_homogeneous_array = is_homogeneous_array
 
 
-_scalars_are_not_arrays()
+for _install in (_memoize_plotly_paths, _plain_arrays_skip_narwhals, _validators_from_the_cache,
+                 _fullmatch_without_dir, _scalars_are_not_arrays):
+    _install()

@@ -103,7 +103,9 @@ def finish(fig: go.Figure, style: Style, title: str | None = None, *, height: in
 # A horizontal legend at the figure's foot, in container coordinates: plotly makes room for it under
 # the x titles. Placed in paper coordinates instead (y < 0, under the plot), where it lands depends on
 # the height plotly lays the plot out at, and on a 1280×720 slide it sometimes sat on the x ticks.
-LEGEND_AT_FOOT = dict(orientation="h", yref="container", y=0, yanchor="bottom", x=0.5, xanchor="center")
+# Layout keywords: ``fig.update_layout(LEGEND_AT_FOOT)``.
+LEGEND_AT_FOOT = dict(legend=dict(orientation="h", yref="container", y=0, yanchor="bottom", x=0.5, xanchor="center"),
+                      margin=dict(b=10))
 
 SLIDE_PLOT_PX = 840  # a lecture slide's figure column: 1280 px less the side column and the margins
 
