@@ -263,6 +263,57 @@ def test_phone_no_page_wider_than_viewport(lecture: bool, server, open_tab):
     assert not wide, "pages wider than a phone:\n- " + "\n- ".join(wide)
 
 
+# -- figures drawn once --------------------------------------------------------------------------------
+
+# Each figure's margins as the server sent them, what plotly measured its tick labels, titles, colorbars
+# and legends to need (``_pushmargin``: the pushes at the figure's edges), and whether it had to grow a
+# margin, which makes it draw the whole figure a second time.
+MARGIN_STATE = """() => [...document.querySelectorAll('[data-testid="stMain"] .js-plotly-plot')]
+  .filter(gd => gd._fullLayout && gd.getBoundingClientRect().width > 0).map(gd => {
+    const fl = gd._fullLayout, base = gd.layout.margin || {}, need = {l: 0, b: 0};
+    for (const [id, p] of Object.entries(fl._pushmargin || {})) {
+      if (id === 'base') continue;
+      if (p.l && p.l.val <= 0.02) need.l = Math.max(need.l, p.l.size);
+      if (p.b && p.b.val <= 0.02) need.b = Math.max(need.b, p.b.size);
+    }
+    return {grown: ['l', 'r', 't', 'b'].filter(s => fl._size[s] > base[s]), base, need,
+            foot: !!(fl.showlegend && fl.legend && fl.legend.yref === 'container'),
+            constrained: Object.keys(fl).some(k => /^[xy]axis\\d*$/.test(k) && fl[k] && fl[k].scaleanchor)};
+  })"""
+MAX_DRAWN_TWICE = 1 / 3  # measured 2026-12-02: 15 of 60 (25%); before posviz.figures.margins, 64 of 70
+MAX_SPARE_PX = 30        # measured: at most 20 px more than plotly needs on the left or at the bottom
+
+
+def test_figures_are_drawn_once_without_wide_margins(server, open_tab):
+    """Every page at 1280×720. Streamlit mounts a new plot for every changed figure, and plotly grows
+    margins that are too small for what they hold by drawing the figure again: twice the browser's work
+    per change. The server sends margins that already fit (``posviz.figures.margins``), so most figures
+    are drawn once; a legend at a figure's foot (container coordinates) always costs plotly a second draw
+    and is not counted. And no margin is much wider than needed (white space the estimate put there)."""
+    page = open_tab(HD)
+    figures, twice, spare = 0, [], []
+    for row in [p for p in PAGES if p.path.exists() and apptools.page_has_figures(p)]:
+        goto(page, f"{server.url}/{row.url_path}")
+        page.wait_for_function("() => [...document.querySelectorAll('.js-plotly-plot')]"
+                               ".every(e => e.querySelector('.main-svg'))", timeout=30_000)
+        page.wait_for_timeout(500)
+        for i, f in enumerate(page.evaluate(MARGIN_STATE)):
+            if f["foot"]:
+                continue
+            figures += 1
+            if f["grown"]:
+                twice.append(f"/{row.url_path} figure {i + 1}: grew {f['grown']} from {f['base']}")
+            for side in ("l", "b"):
+                extra = f["base"][side] - f["need"][side]
+                if f["need"][side] and extra > MAX_SPARE_PX and not (side == "l" and f["constrained"]):
+                    spare.append(f"/{row.url_path} figure {i + 1}: margin {side} = {f['base'][side]} px, "
+                                 f"plotly needs {f['need'][side]:.0f}")
+    assert figures > 40, f"only {figures} figures found"
+    assert len(twice) <= MAX_DRAWN_TWICE * figures, \
+        f"{len(twice)} of {figures} figures drawn twice:\n- " + "\n- ".join(twice)
+    assert not spare, "margins much wider than their contents need:\n- " + "\n- ".join(spare)
+
+
 # -- keyboard ---------------------------------------------------------------------------------------------
 
 def test_keyboard_moves_slides(server, open_tab):

@@ -202,6 +202,7 @@ def test_dataframe_columns_still_go_through_narwhals():
 def test_frozen_figure_serializes_once_and_stays_whole():
     fig = style.finish(go.Figure(go.Scatter(x=[0, 1], y=[2, 3])), style.NORMAL, "frozen")
     before = fig.to_dict()
+    style.margins.fit(before, style.SLIDE_PLOT_PX)  # freezing fits the margins too (tests/test_margins.py)
     frozen = style.freeze(fig)
     assert frozen is fig and fig.to_dict() == before
     assert fig.to_dict() is fig.to_dict()  # no deep copy per call

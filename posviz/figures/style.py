@@ -12,6 +12,7 @@ import torch
 from plotly.subplots import make_subplots
 
 from .. import backend
+from . import margins
 from . import plotly_speedups  # noqa: F401  (installs them: every builder imports style)
 
 
@@ -181,9 +182,14 @@ def freeze(fig: go.Figure) -> go.Figure:
     ``st.plotly_chart`` calls ``to_dict()`` on every rerun (a deep copy of every
     trace, ~2 ms for a two-panel figure), also for a figure that came out of a
     cache unchanged. A frozen figure hands back the same dict each time. Only
-    for figures nobody changes afterwards: the pages' cached figures (``ui.figure``).
+    for figures nobody changes afterwards: the pages' cached figures (``ui.figure``). Its margins are
+    raised to what plotly's automargin will measure (``margins.fit``).
     """
     spec = fig.to_dict()
+    try:
+        margins.fit(spec, SLIDE_PLOT_PX)  # so that the browser draws it once (see margins.py)
+    except (ArithmeticError, ValueError, TypeError, KeyError, IndexError):
+        pass  # only a speed-up: plotly's automargin still fits the figure, with a second draw
     object.__setattr__(fig, "to_dict", lambda: spec)
     return fig
 

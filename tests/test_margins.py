@@ -1,0 +1,121 @@
+"""posviz.figures.margins: the margins estimated on the server so that plotly draws a figure once.
+
+The browser's side (how many figures on the pages are drawn once, and that no margin is much wider
+than plotly needs) is checked in tests/test_browser_layout.py; these pin the arithmetic.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+import pytest
+
+from posviz.figures import margins, style
+
+
+def spec_of(fig: go.Figure) -> dict:
+    return fig.to_dict()
+
+
+def test_text_width_follows_dejavu_metrics_lines_and_superscripts():
+    assert margins.text_px("1000", 14) == pytest.approx((4 * 0.636 * 14, 1))
+    wide, lines = margins.text_px("a<br>much longer line", 10)
+    assert lines == 2 and wide == pytest.approx(margins.text_px("much longer line", 10)[0])
+    sup = margins.text_px("10<sup>3</sup>", 20)[0]
+    assert sup == pytest.approx((2 * 0.636 + 0.7 * 0.636) * 20)
+    assert margins.text_px("iii", 14)[0] < margins.text_px("mmm", 14)[0]
+
+
+@pytest.mark.parametrize("value, decimals, text", [
+    (0.0, 1, "0"), (-0.5, 1, "−0.5"), (1.5, 1, "1.5"), (2.0, 1, "2"), (12000.0, 0, "12k"),
+    (20000.0, 0, "20k"), (3_000_000.0, 0, "3M"), (-1e-17, 2, "0"), (0.25, 2, "0.25")])
+def test_tick_values_are_written_as_plotly_writes_them(value, decimals, text):
+    assert margins._number(value, decimals) == text
+
+
+def test_automatic_ticks_step_2_5_10_and_one_finer():
+    coarse, finer = margins._linear_labels(0.0, 23.0, 350, True)  # 350 px: ~9.75 ticks → step 5
+    assert coarse == ["0", "5", "10", "15", "20"]
+    assert finer == [str(v) for v in range(0, 24, 2)]
+    coarse, _ = margins._linear_labels(-1.3, 1.3, 350, True)
+    assert coarse == ["−1", "−0.5", "0", "0.5", "1"]
+
+
+def heat_figure(rows: int, y_title: str = "query i", labels=None) -> go.Figure:
+    fig = go.Figure(style.heatmap(np.arange(rows * rows, dtype=np.float32).reshape(rows, rows), style.NORMAL,
+                                  colorbar="score"))
+    fig.update_layout(yaxis=dict(title_text=y_title), xaxis=dict(title_text="key j"))
+    if labels:
+        fig.update_layout(yaxis=dict(tickvals=list(range(rows)), ticktext=labels))
+    return style.finish(fig, style.NORMAL)
+
+
+def test_margins_grow_with_what_the_axes_carry():
+    plain = spec_of(heat_figure(8))
+    margins.fit(plain, 820)
+    words = spec_of(heat_figure(8, labels=["a much longer tick label"] + ["w"] * 7))
+    margins.fit(words, 820)
+    untitled = spec_of(heat_figure(8, y_title=""))
+    margins.fit(untitled, 820)
+    m, w, u = plain["layout"]["margin"], words["layout"]["margin"], untitled["layout"]["margin"]
+    assert w["l"] - m["l"] == pytest.approx(margins.text_px("a much longer tick label", 14)[0]
+                                            - margins.text_px("5", 14)[0], abs=1)
+    assert m["l"] - u["l"] == pytest.approx(0.6 * 17 + 8, abs=1)  # one title line in 17-px type
+    assert m["r"] > 14 + 60  # the colorbar: bar, labels, title
+    assert m["b"] > 2 * 14 and m["t"] == 30  # x labels and title; nothing above the plot
+
+
+def test_fit_never_lowers_a_margin_and_is_idempotent():
+    fig = heat_figure(4)
+    fig.update_layout(margin=dict(l=300, t=120))
+    spec = spec_of(fig)
+    margins.fit(spec, 820)
+    first = dict(spec["layout"]["margin"])
+    assert first["l"] == 300 and first["t"] == 120
+    margins.fit(spec, 820)
+    assert spec["layout"]["margin"] == first
+
+
+def test_matched_axes_share_a_range():
+    """A right panel that ``matches`` the left one puts its range on the left axis's labels too."""
+    fig = style.subplots(1, 2)
+    fig.add_trace(go.Scatter(x=[0, 1], y=[0.0, 1e-16]), 1, 1)
+    fig.add_trace(go.Scatter(x=[0, 1], y=[0.0, 1234.5]), 1, 2)
+    fig.update_layout(yaxis2=dict(matches="y"))
+    spec = spec_of(style.finish(fig, style.NORMAL))
+    margins.fit(spec, 820)
+    assert spec["layout"]["margin"]["l"] < 80  # labels up to "1200", not "0.0000000000000001"
+    assert spec["layout"]["margin"]["l"] > margins.text_px("1200", 14)[0] + 10
+
+
+def test_top_legend_rows_push_the_top_margin():
+    def with_names(names):
+        fig = go.Figure([go.Scatter(x=[0, 1], y=[0, 1], name=n) for n in names])
+        spec = spec_of(style.finish(fig, style.NORMAL))
+        margins.fit(spec, 820)
+        return spec["layout"]["margin"]["t"]
+    one_row, many_rows = with_names(["a", "b"]), with_names([f"a rather long series name {i}" for i in range(8)])
+    assert 30 < one_row < many_rows
+
+
+def test_a_figure_with_a_legend_at_its_foot_is_left_to_plotly():
+    """plotly adds a container legend's height to the margin after its first draw and draws again whatever
+    the margins say: an estimate there gains nothing and could only narrow the plot."""
+    fig = go.Figure([go.Scatter(x=[0, 1], y=[0, 1], name=n) for n in ("a", "b")])
+    fig = style.finish(fig, style.NORMAL, title="t")
+    fig.update_layout(style.LEGEND_AT_FOOT)
+    spec = spec_of(fig)
+    before = dict(spec["layout"]["margin"])
+    margins.fit(spec, 820)
+    assert spec["layout"]["margin"] == before
+    fig.update_layout(legend=dict(yref="paper", y=1.02, yanchor="bottom"))
+    spec = spec_of(fig)
+    margins.fit(spec, 820)
+    assert spec["layout"]["margin"] != before
+
+
+def test_frozen_figures_carry_the_fitted_margins():
+    fig = heat_figure(6)
+    spec = fig.to_dict()
+    margins.fit(spec, style.SLIDE_PLOT_PX)
+    assert style.freeze(heat_figure(6)).to_dict()["layout"]["margin"] == spec["layout"]["margin"]
