@@ -280,7 +280,7 @@ MARGIN_STATE = """() => [...document.querySelectorAll('[data-testid="stMain"] .j
             foot: !!(fl.showlegend && fl.legend && fl.legend.yref === 'container'),
             constrained: Object.keys(fl).some(k => /^[xy]axis\\d*$/.test(k) && fl[k] && fl[k].scaleanchor)};
   })"""
-MAX_DRAWN_TWICE = 1 / 3  # measured 2026-12-02: 15 of 60 (25%); before posviz.figures.margins, 64 of 70
+MAX_DRAWN_TWICE = 0.4  # measured 2026-12-02: 15 of 54 (28%); before posviz.figures.margins, 64 of 70
 MAX_SPARE_PX = 30        # measured: at most 20 px more than plotly needs on the left or at the bottom
 
 

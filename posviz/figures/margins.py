@@ -206,9 +206,10 @@ def _shared(axes: dict) -> dict[str, set[str]]:
 def fit(spec: dict, width: float) -> None:
     """Raise ``spec['layout']['margin']`` (a ``fig.to_dict()``) to what plotly's automargin will measure.
 
-    Not for a figure whose legend is placed in container coordinates: plotly adds that legend's height
-    to the margin after the first draw (``_reservedMargin``) and draws again, whatever the margins say,
-    so there is nothing to gain, and room taken by an estimate would only narrow the plot.
+    Not for a figure whose legend sits at its foot in container coordinates (``style.LEGEND_AT_FOOT``):
+    plotly adds that legend's height to the bottom margin after the first draw (``_reservedMargin``) and
+    draws again whatever the margins say, so there is nothing to gain, and room taken by an estimate
+    would only narrow the plot.
 
     ``width``: the width the figure is likely drawn at, for the tick spacing and legend rows (a page
     column narrower than that makes crowded x labels turn, which this does not foresee).
@@ -220,7 +221,8 @@ def fit(spec: dict, width: float) -> None:
     need = {side: float(m.get(side, 80 if side in "lr" else 100 if side == "t" else 80)) for side in "lrtb"}
     axes = _axes(layout, traces)
     shared = _shared(axes)
-    if (layout.get("legend") or {}).get("yref") == "container" and layout.get("showlegend") is not False:
+    leg = layout.get("legend") or {}
+    if leg.get("yref") == "container" and leg.get("y", 1) <= 0.01 and layout.get("showlegend") is not False:
         return  # plotly reserves such a legend's room after the first draw, and draws again whatever we set
     for name in sorted(axes):  # x before y: a y axis's length depends on the bottom margin
         axis = axes[name]
@@ -241,7 +243,8 @@ def fit(spec: dict, width: float) -> None:
         widest = max((w for w, _ in sizes), default=0.0)
         if letter == "y" and (at <= EDGE if not far else at >= 1 - EDGE):
             side = "r" if far else "l"
-            need[side] = max(need[side], widest + 18.5 + 0.25 * tsize + _title_px(axis, fs))
+            log = 4 if axis.get("type") == "log" else 0  # superscripts stand higher and wider than estimated
+            need[side] = max(need[side], widest + 18.5 + 0.25 * tsize + log + _title_px(axis, fs))
         elif letter == "x" and not far and at <= EDGE:
             title_h = (_title(axis).count("<br>") + 1) * 1.3 * fs if _title(axis) else 0.0
             need["b"] = max(need["b"], 22 + _tick_height(axis, shown, sizes, tsize, length) + title_h)
@@ -275,16 +278,17 @@ def _tick_height(axis: dict, shown: list[str], sizes: list, tsize: float, length
 def _colorbar(traces: list[dict], fs: float, width: float, need: dict) -> None:
     """A colorbar (a heatmap's, or a scatter's markers') stands 2% of the plot's width right of it
     (``x = 1.02``). Its own width: the bar, then tick labels and the title on its side (measured: 67 px
-    at 14 px type, 86 px at 22)."""
+    at 14 px type, 86 px at 22; 80 px for a heatmap's "bias b_ij" at 14 px)."""
     for t in traces:
         marker = t.get("marker") or {}
         if t.get("type") == "heatmap" and t.get("showscale") is not False:
             cb = t.get("colorbar") or {}
+            title = text_px(_title(cb), fs)[0] if _title(cb) else 0.0  # a longer title turned on its side
         elif isinstance(marker, dict) and marker.get("showscale"):
-            cb = marker.get("colorbar") or {}
+            cb, title = marker.get("colorbar") or {}, 0.0
         else:
             continue
-        own = (cb.get("thickness") or 30) + 34 + 2.4 * fs
+        own = (cb.get("thickness") or 30) + max(34 + 2.4 * fs, 0.57 * title + 48)
         need["r"] = max(need["r"], own + 0.02 * (width - need["l"] - own) + 2)
 
 
