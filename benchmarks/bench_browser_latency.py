@@ -4,8 +4,11 @@ For every lesson page (a fresh tab on one warm server, 1280×720, like a student
 the projector), each visible slider in turn gets focus, and ArrowRight/ArrowLeft are pressed
 alternately (a new value, then back to a cached one). In the page, a keydown listener stamps
 ``performance.now()``; a MutationObserver on every ``.js-plotly-plot`` stamps the first change
-after it. The latency of one press is the difference: server time, the websocket, the
-delta's decoding and plotly's redraw are all inside it, as the user feels it.
+after it, and the first frame after the last change (a ``requestAnimationFrame`` callback runs
+before a frame's paint; a task it queues, after). The latency of one press is key → that frame:
+server time, the websocket, the delta's decoding and plotly's whole redraw are inside it, as the
+user sees it. (Until 2026-12-02 this reported the first change: plotly draws a figure in one long
+task, so the screen showed nothing new for another 60–250 ms.)
 
     .venv/bin/python benchmarks/bench_browser_latency.py [--pages s1,s3] [--presses 6] [--json out.json]
 
@@ -29,14 +32,18 @@ import apptools  # noqa: E402
 
 INSTALL = """
 () => {
-  window.__pv = {press: null, figure: null, sent: null, first: null, last: null};
-  document.addEventListener('keydown', () => {
-    window.__pv = {press: performance.now(), figure: null, sent: null, first: null, last: null};
-  }, true);
+  const fresh = (press) => ({press, figure: null, painted: null, muts: 0, sent: null, first: null, last: null});
+  window.__pv = fresh(null);
+  document.addEventListener('keydown', () => { window.__pv = fresh(performance.now()); }, true);
   new MutationObserver((muts) => {
-    if (window.__pv.press === null || window.__pv.figure !== null) return;
-    if (muts.some(m => m.target.closest && m.target.closest('.js-plotly-plot')))
-      window.__pv.figure = performance.now();
+    const p = window.__pv;
+    if (p.press === null || !muts.some(m => m.target.closest && m.target.closest('.js-plotly-plot'))) return;
+    if (p.figure === null) p.figure = performance.now();
+    const token = ++p.muts;
+    // The frame after the last change to a figure: a rAF callback runs before that frame's paint, and a
+    // task queued from it runs after. Plotly draws a figure in one long task, so the screen shows the new
+    // figure only then, not at its first change.
+    requestAnimationFrame(() => setTimeout(() => { if (p.muts === token) p.painted = performance.now(); }, 0));
   }).observe(document.body, {subtree: true, childList: true, attributes: true});
 }
 """
@@ -81,16 +88,19 @@ def press_and_time(pg, slider, key: str, timeout_s: float = 10.0) -> dict | None
         v = pg.evaluate("() => window.__pv")
         if v["press"] is not None and v["figure"] is not None:
             apptools.wait_idle(pg, 60_000)
+            time.sleep(0.3)  # let plotly finish and the frame after it be stamped
+            v = pg.evaluate("() => window.__pv")
             part = (lambda a, b: v[b] - v[a] if v[a] is not None and v[b] is not None else float("nan"))
-            return {"total": v["figure"] - v["press"], "key_to_send": part("press", "sent"),
-                    "send_to_first_msg": part("sent", "first"), "msgs": part("first", "last"),
-                    "last_msg_to_figure": part("last", "figure")}
+            return {"total": part("press", "painted"), "first_change": part("press", "figure"),
+                    "key_to_send": part("press", "sent"), "send_to_first_msg": part("sent", "first"),
+                    "msgs": part("first", "last"), "last_msg_to_figure": part("last", "figure"),
+                    "drawing": part("figure", "painted")}
         time.sleep(0.005)
     apptools.wait_idle(pg, 60_000)
     return None
 
 
-PARTS = ("key_to_send", "send_to_first_msg", "msgs", "last_msg_to_figure")
+PARTS = ("key_to_send", "send_to_first_msg", "msgs", "last_msg_to_figure", "drawing")
 
 
 def bench_page(ctx, url: str, page: apptools.PageRow, presses: int, max_sliders: int) -> dict:
@@ -115,9 +125,11 @@ def bench_page(ctx, url: str, page: apptools.PageRow, presses: int, max_sliders:
             (parts.append(r) if r is not None else missed.append(key))
     pg.close()
     times = [r["total"] for r in parts]
+    firsts = [r["first_change"] for r in parts]
     split = {k: statistics.median(r[k] for r in parts) if parts else float("nan") for k in PARTS}
     return {"page": page.prefix, "sliders": len(keys), "presses": len(times), "no_figure_change": missed,
             "median_ms": statistics.median(times) if times else float("nan"), "p90_ms": pct(times, 0.9),
+            "first_change_median_ms": statistics.median(firsts) if firsts else float("nan"),
             "max_ms": max(times, default=float("nan")), "times_ms": times, "median_parts_ms": split,
             "parts_ms": parts}
 
@@ -143,7 +155,8 @@ def main() -> int:
             r = bench_page(ctx, server.url, page, a.presses, a.sliders)
             rows.append(r)
             print(f"{page.prefix:5s} {r['presses']:3d} presses: median {r['median_ms']:.0f} ms, p90 "
-                  f"{r['p90_ms']:.0f} ms, max {r['max_ms']:.0f} ms"
+                  f"{r['p90_ms']:.0f} ms, max {r['max_ms']:.0f} ms (first change: median "
+                  f"{r['first_change_median_ms']:.0f} ms)"
                   + "; median parts: " + ", ".join(f"{k} {v:.0f}" for k, v in r["median_parts_ms"].items())
                   + (f"; no figure change after {sorted(set(r['no_figure_change']))}" if r["no_figure_change"] else ""),
                   flush=True)
