@@ -12,8 +12,8 @@ what plotly will measure. Where the estimate is short, plotly still grows it (a 
 draw, as before); where it is long, the figure has a few pixels of extra white. The
 widths are those of DejaVu Sans and Verdana, which share their metrics (plotly's font
 stack is "Open Sans", Verdana, Arial, sans-serif; Open Sans and Arial are narrower).
-``tests/test_browser_margins.py`` draws every page and checks how often the first draw
-is the last.
+``tests/test_browser_layout.py`` draws every page and checks how often the first draw
+is the last; ``tests/test_margins.py`` pins the arithmetic.
 """
 
 from __future__ import annotations
