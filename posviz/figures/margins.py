@@ -76,13 +76,15 @@ def _linear_labels(lo: float, hi: float, length_px: float, is_y: bool) -> tuple[
     base = 10 ** math.floor(math.log10(rough))
     coarse = next(m * base for m in (2, 5, 10) if m * base >= rough)
     finer = {2: 1, 5: 2, 10: 5}[round(coarse / base)] * base
-    out = []
-    for dtick in (coarse, finer):
-        decimals = max(0, -math.floor(math.log10(dtick) + 1e-9))
-        first, last = math.ceil(min(lo, hi) / dtick - 1e-9), math.floor(max(lo, hi) / dtick + 1e-9)
-        ks = range(first, last + 1) if last - first < 60 else (first, last)
-        out.append([_number(k * dtick, decimals) for k in ks])
-    return out[0], out[1]
+    return _stepped(lo, hi, coarse), _stepped(lo, hi, finer)
+
+
+def _stepped(lo: float, hi: float, dtick: float) -> list[str]:
+    """The labels of the multiples of ``dtick`` in [lo, hi] (the first and last 20 of a long run: the widest
+    labels are at its ends or among its first few)."""
+    decimals = max(0, -math.floor(math.log10(dtick) + 1e-9))
+    ks = list(range(math.ceil(min(lo, hi) / dtick - 1e-9), math.floor(max(lo, hi) / dtick + 1e-9) + 1))
+    return [_number(k * dtick, decimals) for k in (ks if len(ks) <= 40 else ks[:20] + ks[-20:])]
 
 
 def _log_labels(lo: float, hi: float) -> list[str]:
@@ -152,10 +154,7 @@ def _axis_labels(name: str, axis: dict, traces: list[dict], length_px: float,
     if axis.get("type") == "category":
         return [_number(float(v), 6) for v in np.unique(data)], []
     if isinstance(axis.get("dtick"), (int, float)) and axis["dtick"] > 0:  # the builder chose the step
-        dtick = float(axis["dtick"])
-        decimals = max(0, -math.floor(math.log10(dtick) + 1e-9))
-        ks = range(math.ceil(min(lo, hi) / dtick - 1e-9), math.floor(max(lo, hi) / dtick + 1e-9) + 1)
-        coarse, finer = [_number(k * dtick, decimals) for k in ks][:200], []
+        coarse, finer = _stepped(lo, hi, float(axis["dtick"])), []
     else:
         coarse, finer = _linear_labels(lo, hi, length_px, letter == "y")
         finer = finer if letter == "x" else []  # a y axis's length follows from the known height
