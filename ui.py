@@ -272,12 +272,19 @@ class Page:
 # -- output -----------------------------------------------------------------
 
 def plot(fig, key: str | None = None) -> None:
-    """A figure; on a slide it stretches over the height the slide leaves it."""
+    """A figure; on a slide it stretches over the height the slide leaves it.
+
+    A hidden slide's figure is not sent: the browser would lay it out at a width it is never shown at
+    (700 px by default), and when the slide is shown plotly resizes it in place, which can leave a
+    legend where the old width's extra row put it, over the plot (seen on §6b slide 6). Leaving it
+    out also spares the browser drawing every other slide's figures; the change of slide is a rerun
+    that sends the figure then."""
+    f = ui_slides.frame()
+    if f is not None and not f.shown:
+        return
     fmt = EXPORT_FORMATS.get(st.session_state.get("export"), "png")
     config = {**PLOT_CONFIG, "toImageButtonOptions": {**EXPORT_SIZE, "format": fmt, "filename": "posviz-figure"}}
-    f = ui_slides.frame()
-    height = "stretch" if f is not None and f.shown else "content"
-    st.plotly_chart(fig, theme=None, config=config, key=key, height=height)
+    st.plotly_chart(fig, theme=None, config=config, key=key, height="stretch" if f is not None else "content")
 
 
 def tabs(labels: list[str]) -> list:
@@ -290,6 +297,8 @@ def run_page(page) -> None:
     """Run the page chosen by ``st.navigation``, then finish its slides (bar, current slide, presenter room)."""
     token = _PAGE.set(None)
     try:
+        if lecture():
+            ui_slides.show_requested()
         page.run()
         current = _PAGE.get()
         ui_slides.finish(current.deck if current is not None else None)

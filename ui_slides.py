@@ -9,8 +9,9 @@ A page marks each section function with ``@page.slide`` where it used to write `
         ...
 
 * Normal mode: nothing changes. Each slide is a fragment and the page reads as a document.
-* Lecture mode: every slide is still drawn, so its figures and checks are there and a change of
-  slide is a rerun on cached results; CSS shows only the current one, sized to the viewport. The
+* Lecture mode: every slide's controls and checks are still drawn, and a change of slide is a rerun
+  on cached results; CSS shows only the current one, sized to the viewport, and only its figures
+  are sent (``ui.plot``: a hidden figure is laid out at a width it never shows). The
   slide's title row holds its notes (the lesson text of that section, and its common mistake) and
   its link with a QR code; its controls and live checks sit in a side column, and its figure(s)
   stretch over the rest of the screen. A bar in the page header moves between slides (also
@@ -79,8 +80,7 @@ class Frame:
 
     @property
     def shown(self) -> bool:
-        """Is this the slide on screen? Only its figures stretch to the screen: a figure stretched inside
-        a hidden slide measures a zero height and can keep plotly redrawing for seconds."""
+        """Is this the slide on screen? Only its figures are sent, stretched to the screen."""
         return self.index + 1 == requested_slide()
 
 
@@ -287,7 +287,7 @@ def finish(deck: Deck | None) -> None:
         with st.container(key="posviz-arrows"):  # hidden: the arrow keys, for clickers that send them
             st.button("←", key="posviz_left", on_click=go, args=(k - 1,), disabled=k == 1, shortcut="Left")
             st.button("→", key="posviz_right", on_click=go, args=(k + 1,), disabled=k == n, shortcut="Right")
-    st.html(f"<style>{SLIDE_CSS}{show_only(k)}</style>")
+    st.html(f"<style>{SLIDE_CSS}</style>")
     publish(deck.room, deck.prefix, deck.title, k, [s.title for s in deck.slides], deck.slides[k - 1].notes)
 
 
@@ -295,10 +295,22 @@ def go(number: int) -> None:
     st.query_params[SLIDE_PARAM] = str(max(number, 1))
 
 
+def show_requested() -> None:
+    """Show the slide the URL asks for, drawn before the page's own elements (``ui.run_page``).
+
+    Sent first, so that in a change of slide the new slide is already visible when its figures arrive:
+    a figure mounted in a hidden slide is laid out 700 px wide and resized in place when shown, and
+    plotly can keep its legend where the narrow width's extra row put it, over the plot. Only a page
+    with slides is affected (the rule needs a slide in the main area); ``finish`` puts a wrong or
+    missing number right and runs again."""
+    st.html(f"<style>{show_only(requested_slide())}</style>")
+
+
 def show_only(k: int) -> str:
-    """CSS that hides everything in the main area except slide ``k`` and the bar."""
+    """CSS that hides everything in the main area except slide ``k`` and the bar (on a page with slides)."""
     keep = f".st-key-posviz-slide-{k}"
-    return (f'[data-testid="stMain"] [data-testid="stVerticalBlock"] > :not({keep}, :has({keep}), {keep} *, '
+    return (f'[data-testid="stMain"]:has([class*="st-key-posviz-slide-"]) '
+            f'[data-testid="stVerticalBlock"] > :not({keep}, :has({keep}), {keep} *, '
             f'.st-key-posviz-bar, :has(.st-key-posviz-bar), .st-key-posviz-bar *) {{ display: none !important; }}')
 
 

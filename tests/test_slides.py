@@ -90,8 +90,33 @@ def test_lecture_mode_makes_one_slide_per_section():
     assert len(blocks(at, "posviz-slide-")) == len(S5_TITLES)
     assert shown(at) == [1]
     assert at.button(key="posviz_prev").disabled and not at.button(key="posviz_next").disabled
-    # Every slide is still drawn (switching is a rerun on cached results): as many figures as normal mode.
-    assert len(at.get("plotly_chart")) == len(apptools.open_app_page("s5").get("plotly_chart"))
+    # Only the shown slide's figures are sent (ui.plot: a hidden slide's figure would be laid out at a width
+    # it is never shown at); walking the deck shows every figure of the page, as many as in normal mode.
+    total = 0
+    for k in range(1, len(S5_TITLES) + 1):
+        at.button(key=f"posviz_goto_{k}").click().run()
+        sent = len(at.get("plotly_chart"))
+        assert shown(at) == [k] and sent == types(blocks(at, f"posviz-slide-{k}")[0]).count("plotly_chart")
+        total += sent
+    assert total == len(apptools.open_app_page("s5").get("plotly_chart"))
+
+
+def test_the_slide_shown_is_sent_before_the_page_runs(monkeypatch):
+    """In a change of slide the new slide must be visible when its figures arrive (a figure mounted in a
+    hidden slide is laid out at another width, and plotly can keep its legend there): the rule that shows
+    it is sent before the page's elements; the bar and the slide's own CSS follow them."""
+    import ui
+
+    calls = []
+    monkeypatch.setattr(ui, "lecture", lambda: True)
+    monkeypatch.setattr(ui_slides, "show_requested", lambda: calls.append("show the slide"))
+    monkeypatch.setattr(ui_slides, "finish", lambda deck: calls.append("bar"))
+    ui.run_page(type("Page", (), {"run": lambda self: calls.append("page")})())
+    assert calls == ["show the slide", "page", "bar"]
+    monkeypatch.setattr(ui, "lecture", lambda: False)
+    calls.clear()
+    ui.run_page(type("Page", (), {"run": lambda self: calls.append("page")})())
+    assert calls == ["page", "bar"]
 
 
 def test_next_previous_and_overview_move_the_slide():
@@ -199,6 +224,7 @@ def test_figure_download_at_projector_size():
 UNCONVERTED = """
 import streamlit as st
 import ui, ui_slides
+ui_slides.show_requested()  # as ui.run_page does in lecture mode
 page = ui.Page("s5", "Unconverted")
 page.prose("intro")
 
@@ -218,7 +244,9 @@ def test_a_page_without_slides_keeps_the_document_layout_in_lecture_mode():
     at.run()
     assert not at.exception
     assert [e.label for e in at.expander] == ["Notes for this part", "Notes for this part"]
-    assert not at.button and not shown(at)
+    # The slide rule is there but inert: it applies only where the main area holds a slide, and none does.
+    assert not at.button and not blocks(at, "posviz-slide-")
+    assert shown(at) == [1] and ':has([class*="st-key-posviz-slide-"])' in styles(at)
     converted = AppTest.from_string(UNCONVERTED.replace("@st.fragment", "@page.slide"), default_timeout=60)
     converted.session_state["lecture"] = True
     converted.run()
