@@ -161,12 +161,17 @@ def main() -> int:
                   + (f"; no figure change after {sorted(set(r['no_figure_change']))}" if r["no_figure_change"] else ""),
                   flush=True)
         browser.close()
-    every = [t for r in rows for t in r["times_ms"]]
-    print(f"all   {len(every):3d} presses: median {statistics.median(every):.0f} ms, p90 {pct(every, 0.9):.0f} ms "
-          f"({a.launcher}, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f})")
-    if a.json:
-        a.json.write_text(json.dumps(rows, indent=1))
+    summarize(rows, "presses", a.launcher, a.json)
     return 0
+
+
+def summarize(rows: list[dict], what: str, launcher: str, out: Path | None) -> None:
+    """Print the median and p90 over every page's ``times_ms`` (and the machine's state); save the rows."""
+    every = [t for r in rows for t in r["times_ms"]]
+    print(f"all   {len(every):3d} {what}: median {statistics.median(every):.0f} ms, p90 {pct(every, 0.9):.0f} ms "
+          f"({launcher}, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f})")
+    if out:
+        out.write_text(json.dumps(rows, indent=1))
 
 
 if __name__ == "__main__":

@@ -12,8 +12,6 @@ read once the page has been quiet for 1.5 s. A slide without a figure is left ou
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import statistics
 import sys
 import time
@@ -23,7 +21,7 @@ HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE), str(HERE.parent / "tests")]
 
 import apptools  # noqa: E402
-from bench_browser_latency import pct  # noqa: E402
+from bench_browser_latency import summarize  # noqa: E402
 
 INSTALL = """
 () => {
@@ -86,11 +84,7 @@ def main() -> int:
             print(f"{page.prefix:5s} {r['changes']:3d} changes of slide: median {r['median_ms']:.0f} ms, "
                   f"max {r['max_ms']:.0f} ms", flush=True)
         browser.close()
-    every = [t for r in rows for t in r["times_ms"]]
-    print(f"all   {len(every):3d} changes of slide: median {statistics.median(every):.0f} ms, p90 "
-          f"{pct(every, 0.9):.0f} ms ({a.launcher}, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f})")
-    if a.json:
-        a.json.write_text(json.dumps(rows, indent=1))
+    summarize(rows, "changes of slide", a.launcher, a.json)
     return 0
 
 
