@@ -62,9 +62,12 @@ postgres:
 	  fi; \
 	fi
 
-# pytest exit code 5 means no test was collected: that is a failure too.
+# pytest exit code 5 means no test was collected: that is a failure too. The suite runs on every core
+# (pytest-xdist; TEST_WORKERS=0 runs it in one process); pytest-xdist hands each worker
+# the next test as it frees up).
+TEST_WORKERS ?= auto
 test: venv chromium nginx postgres
-	@rc=0; $(PY) -m pytest -q --durations=15 $(PYTEST_ARGS) || rc=$$?; \
+	@rc=0; $(PY) -m pytest -q -n $(TEST_WORKERS) --durations=15 $(PYTEST_ARGS) || rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests" >&2; exit 1; fi; exit $$rc
 
 test-unit: venv

@@ -23,6 +23,7 @@ import importlib
 import inspect
 import math
 import pkgutil
+import re
 import time
 from typing import Any, Callable
 
@@ -44,6 +45,12 @@ BAD_SCALARS = [-1, 0, 1, 2, 3, 7, -(2**31), 10**7, 10**12, 2**63, -2**63, 1.5, -
 BAD_TENSORS = [torch.empty(0), torch.tensor(float("nan")), torch.full((4, 4), float("nan")),
                torch.full((3, 8), float("inf")), torch.zeros(2, 3, 5), torch.zeros(7), torch.zeros(4, 4),
                torch.ones(4, 4, dtype=torch.long), torch.zeros(1, 1), torch.zeros(3, 8, dtype=torch.float64)]
+
+
+def case_id(value: Any) -> str:
+    """A test id for a hostile value: its repr without memory addresses, so every pytest-xdist worker
+    collects the same ids (``<object object at 0x7f…>`` differs from one process to the next)."""
+    return re.sub(r" at 0x[0-9a-f]+", "", repr(value))
 
 
 def public_functions() -> dict[str, Callable]:
