@@ -369,7 +369,7 @@ def window_by_max_length(*, window: int = 256, head: int = 3, seed: int = 0) -> 
     missed = {"max": lost & ~lost[0], "grid": lost & ~lost[nearest]}
 
     def panel(at, title):
-        return Panel(title, "needle distance (tokens)", "needle's attention weight", series=(
+        return Panel(title, "needle distance (tokens)", "attention on the needle", series=(
             Series("every distance (ground truth)", d, needle), Series("lost there", d[lost], needle[lost], "flags"),
             Series("tested: found", at[~lost[at]], needle[at][~lost[at]], "markers"),
             Series("tested: lost", at[lost[at]], needle[at][lost[at]], "misses")))
@@ -406,7 +406,7 @@ def mask_as_position(*, tokens: int = 6, pads: int = 4, seed: int = 0) -> Mistak
 
     def panel(k, title):
         labels = tuple(f"t{i} (id {p})" for i, p in enumerate(runs[k].tolist()))
-        return Panel(title, "real token", "‖Δ output‖ vs the sentence alone",
+        return Panel(title, "real token", "‖output − alone‖",
                      series=(Series("per token", labels, gaps[k], "bars"),))
 
     return MistakeDemo("padding", "largest |padded-batch output − the sentence alone|", float(gaps["slots"].max()),

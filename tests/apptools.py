@@ -391,10 +391,10 @@ LABEL_OVERLAPS_JS = """() => {
     p.querySelectorAll('.infolayer g[class^="g-"][class$="title"]').forEach(e => {
       const c = e.getAttribute('class'); if (c !== 'g-gtitle') add(e, 'axis title', c.slice(2, -5)); });
     p.querySelectorAll('.annotation').forEach(e => add(e, 'annotation', 'note'));
-    p.querySelectorAll('g.xtick text, g.ytick text').forEach(e => {
+    p.querySelectorAll('.xaxislayer-above text, .yaxislayer-above text').forEach(e => {  // every axis: x2tick, y3tick…
       const sp = e.closest('.subplot'); add(e, 'tick', sp ? sp.getAttribute('class').replace('subplot ', '') : '?'); });
     p.querySelectorAll('.cartesianlayer .subplot').forEach(sp => {
-      const plot = sp.querySelector('.plot'); if (plot) add(plot, 'plot', sp.getAttribute('class').replace('subplot ', '')); });
+      const plot = sp.querySelector('.overplot > g'); if (plot) add(plot, 'plot', sp.getAttribute('class').replace('subplot ', '')); });
     const axesOf = s => s === 'xy' ? ['x', 'y'] : (s.match(/[xy]\\d*/g) || []);
     for (let i = 0; i < items.length; i++) for (let j = i + 1; j < items.length; j++) {
       const a = items[i], b = items[j], kinds = [a.kind, b.kind].sort().join('+');
@@ -409,6 +409,29 @@ LABEL_OVERLAPS_JS = """() => {
       if (w > 1 && h > 1 && w * h > 25)
         out.push(`figure ${fi + 1}: ${a.kind} "${a.text}" over ${b.kind} "${b.text}" (${Math.round(w)}×${Math.round(h)} px)`);
     }
+  });
+  return out;
+}"""
+
+
+# Labels plotly drew past the edge of their figure: the figure's box clips them (a y title longer than a
+# short plot is cut at both ends, a colorbar title at the right). Plotly's own margins make room for
+# what they know of; these are what they could not fit. Each: "figure i: <kind> "<text>" cut by N px".
+LABELS_CLIPPED_JS = """() => {
+  const out = [];
+  const plots = [...document.querySelectorAll('.js-plotly-plot')].filter(p => {
+    const r = p.getBoundingClientRect(); return r.width > 0 && r.height > 0 && r.bottom > 0 && r.top < innerHeight; });
+  plots.forEach((p, fi) => {
+    const box = p.querySelector('.main-svg').getBoundingClientRect();
+    const check = (el, kind) => { const r = el.getBoundingClientRect();
+      if (!(r.width > 0 && r.height > 0)) return;
+      const cut = Math.max(box.left - r.left, r.right - box.right, box.top - r.top, r.bottom - box.bottom);
+      if (cut > 3) out.push(`figure ${fi + 1}: ${kind} "${(el.textContent || '').trim().slice(0, 28)}" cut by ${Math.round(cut)} px`); };
+    p.querySelectorAll('.infolayer g[class^="g-"][class$="title"]').forEach(e => check(e, 'title'));
+    p.querySelectorAll('.colorbar .cbtitle, .colorbar .cbaxis text').forEach(e => check(e, 'colorbar label'));
+    p.querySelectorAll('.legend .traces').forEach(e => check(e, 'legend entry'));
+    p.querySelectorAll('.xaxislayer-above text, .yaxislayer-above text').forEach(e => check(e, 'tick label'));
+    p.querySelectorAll('.annotation').forEach(e => check(e, 'annotation'));
   });
   return out;
 }"""

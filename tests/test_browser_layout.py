@@ -167,12 +167,41 @@ def press_until(page, key: str, k: int, tries: int = 4) -> None:
 
 # -- every slide fits the projector ------------------------------------------------------------------
 
-# Pages whose lecture slides still have labels that run into each other (found by LABEL_OVERLAPS_JS):
-# listed, so that every other page is held to none and these are not forgotten. None now: §1's legend on
-# its 'trained length' label (slide 4) and §6b's on 's·L' (slide 6), seen in some slide walks only, were
-# hidden slides' figures, laid out 700 px wide and resized in place when shown (plotly kept the legend
-# where the narrow width's extra row put it); ui.plot no longer sends them.
-KNOWN_LABEL_OVERLAPS: dict[str, str] = {}
+# Label problems on lecture slides that are known and not yet mended, by (page, slide): a problem found
+# there is excused when it contains one of the listed texts. Listed, so that every other slide is held to
+# none and these are not forgotten. Found on 2026-12-02, when the overlap check first compared labels with
+# the plotted data (its selector had matched no element since plotly 3) and with every axis's ticks (it
+# had read only the first axes'), and the clipped-label check was added (LABELS_CLIPPED_JS): mostly y
+# titles longer than a short slide plot, and titles wider than a half-width figure.
+KNOWN_LABEL_PROBLEMS: dict[tuple[str, int], tuple[str, ...]] = {
+    ("s1", 1): ('tick "man" over plot', 'tick "bites" over plot'),  # category ticks touch the heatmap's text
+    ("s3", 2): ('axis title "cos" over plot',),
+    ("s3", 4): ('colorbar label "value"',),
+    ("s4", 4): ('colorbar label "cosine"',),
+    ("s5", 2): ('title "table row, by its i − j"',),  # 2–3 px
+    ("s6", 3): ('title "wavelength 2π/θ_i',),
+    ("s6", 5): ('axis title "attention weight" over plot',),
+    ("s6b", 2): ('title "wavelength 2π/θ′ᵢ',),
+    ("s6b", 4): ("annotation \"YaRN's cos/sin",),
+    ("s6b", 5): ('title "angle (turns',),  # the table under the plot leaves it ~110 px
+    ("s6c", 2): ('title "Layer 2 · head 1',),
+    ("s6c", 3): ('title "Perplexity, 35 tokens"', 'title "p(the token that really came'),
+    ("s7", 1): ('axis title "softmax weight" over plot',),
+    ("s7", 4): ('legend "head',),  # the legend sits inside the plot on purpose, on its own background
+    ("s8", 2): ('tick "10', 'annotation "Attention mass at distance d"'),
+    ("s8b", 3): ('axis title "|Δ logit| (log)" over plot',),
+    ("s9", 7): ('title "generated token (its positio', 'title "‖cached − full recompute‖"'),
+    ("s9", 8): ('title "attention on the needle"',),
+    ("lab", 1): ('title "perplexity (bytes, lower is ',),
+}
+
+
+def label_problems(page, prefix: str, k: int) -> list[str]:
+    """Labels on the slide shown that run into each other or are cut off by their figure's edge, less the
+    known ones (KNOWN_LABEL_PROBLEMS)."""
+    known = KNOWN_LABEL_PROBLEMS.get((prefix, k), ())
+    found = label_overlaps(page) + page.evaluate(apptools.LABELS_CLIPPED_JS)
+    return [p for p in found if not any(text in p for text in known)]
 
 
 @pytest.mark.parametrize("row", [pytest.param(p, id=p.prefix) for p in SLIDE_PAGES])
@@ -204,8 +233,7 @@ def test_every_slide_fits_1280x720(row: PageRow, server, open_tab):
                                ".filter(e => e.getBoundingClientRect().height === 0).length")
         if hidden:  # ui.plot sends only the shown slide's figures (a hidden one is laid out at another width)
             problems.append(f"slide {k} ({state['title']}): {hidden} figure(s) drawn in hidden slides")
-        if row.prefix not in KNOWN_LABEL_OVERLAPS:
-            problems += [f"slide {k} ({state['title']}): {o}" for o in label_overlaps(page)]
+        problems += [f"slide {k} ({state['title']}): {o}" for o in label_problems(page, row.prefix, k)]
     assert not page.locator('[data-testid="stException"]').count(), "an exception is shown"
     assert not page.js_errors, page.js_errors
     assert not problems, f"/{row.url_path} in lecture mode:\n- " + "\n- ".join(problems)

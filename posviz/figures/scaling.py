@@ -282,7 +282,7 @@ def angles_at_target(trained_max, at_target, ood, cycled, label: str, color: str
         lo_y, hi_y = float(min(t.min(), a.min())) / 3, float(max(t.max(), a.max())) * 3
         traces.append(go.Scatter(x=[-0.5, -0.5, last + 0.5, last + 0.5, -0.5], y=[lo_y, hi_y, hi_y, lo_y, lo_y],
                                  fill="toself", fillcolor=FILL_KEEP, mode="lines", line=dict(width=0),
-                                 name="full turn in training (every angle seen)", hoverinfo="skip"))
+                                 name="full turn seen in training", hoverinfo="skip"))
     traces.append(go.Scatter(x=idx, y=t, mode="lines", name="trained max (L−1)·θᵢ",
                              line=dict(width=style.line_width + 1, color=GREY),
                              hovertemplate="pair %{x}: %{y:.4g}<extra>trained max</extra>"))
@@ -298,7 +298,7 @@ def angles_at_target(trained_max, at_target, ood, cycled, label: str, color: str
     fig = go.Figure(traces, layout=dict(
         xaxis=dict(title=dict(text="pair index i (fast → slow)"), range=[-0.5, n - 0.5]),
         yaxis=dict(type="log", exponentformat="power",
-                   title=dict(text="angle (turns = radians / 2π)" if unit == "turns" else "angle (radians)")),
+                   title=dict(text="angle (turns: 1 = 2π rad)" if unit == "turns" else "angle (radians)")),
         **_lines(_hline(one_turn, "one full turn (2π)", style, dash="dot", where="bottom right", log=True))))
     return finish(fig, style, height=style.height + 60)
 
