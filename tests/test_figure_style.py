@@ -335,3 +335,22 @@ def test_builtins_are_not_arrays_as_plotly_says(value):
     check = validators.is_homogeneous_array
     assert getattr(check, "builtins_first", False) and utils.is_homogeneous_array is check
     assert check(value) == check.__wrapped__(value)
+
+
+def test_long_axis_titles_go_on_two_lines_on_slides_only():
+    """On a slide (lecture type, plots ~250 px tall) a y title longer than the plot is tall, or an x title
+    wider than its panel, is broken at its middle space; short titles and normal mode are left alone."""
+    def built(s, y_title, x_title="position", x_domain=(0.0, 1.0)):
+        fig = go.Figure(go.Scatter(x=[0, 1], y=[0, 1]),
+                        layout=dict(xaxis=dict(title=dict(text=x_title), domain=list(x_domain)),
+                                    yaxis=dict(title=dict(text=y_title))))
+        lay = style.finish(fig, s).to_plotly_json()["layout"]
+        return lay["yaxis"]["title"]["text"], lay["xaxis"]["title"]["text"]
+
+    long_y = "perplexity (bytes, lower is better)"  # 35 characters: ~420 px at 22 px
+    assert built(style.LECTURE, long_y)[0] == "perplexity (bytes,<br>lower is better)"
+    assert built(style.NORMAL, long_y)[0] == long_y
+    assert built(style.LECTURE, "attention weight")[0] == "attention weight"  # ~190 px: fits
+    wide_x = "generated token (its position id)"  # ~400 px under a panel ~400 px wide
+    assert built(style.LECTURE, "y", wide_x, (0.0, 0.45))[1] == "generated token<br>(its position id)"
+    assert built(style.LECTURE, "y", wide_x)[1] == wide_x  # the full width holds it

@@ -98,6 +98,7 @@ def finish(fig: go.Figure, style: Style, title: str | None = None, *, height: in
             _merge(layout[key], value)
     if style.lecture:
         _wrap_panel_titles(layout, style)
+        _wrap_axis_titles(layout, style)
     return fig
 
 
@@ -146,6 +147,32 @@ def _wrap_panel_titles(layout: dict, style: Style) -> None:
     if grow:
         margin = layout.setdefault("margin", {})
         margin["t"] = margin.get("t", 30) + grow
+
+
+SLIDE_Y_TITLE_PX = 220  # the longest y title a lecture slide's plot holds on one line (plots ~230-330 px tall)
+
+
+def _wrap_axis_titles(layout: dict, style: Style) -> None:
+    """Put an axis title that is longer than its axis on a slide on two lines.
+
+    A figure on a slide is stretched over the height the slide leaves it, often
+    ~250 px of plot, and plotly does not shorten a title: at 22 px a 25-character
+    y title ran past the figure's top and bottom, and the x title of a half-width
+    panel past its neighbour's or the figure's edge (found by the slide walk's
+    clipped-label check, ``tests/test_browser_layout.py``).
+    """
+    for key, axis in layout.items():
+        if not (key.startswith(("xaxis", "yaxis")) and isinstance(axis, dict) and isinstance(axis.get("title"), dict)):
+            continue
+        title = axis["title"]
+        text = title.get("text")
+        if not (isinstance(text, str) and " " in text and "<br>" not in text):
+            continue
+        lo, hi = axis.get("domain") or [0.0, 1.0]
+        size = (title.get("font") or {}).get("size") or style.font_size
+        room = SLIDE_Y_TITLE_PX if key.startswith("y") else SLIDE_PLOT_PX
+        if len(text) * 0.55 * size > (hi - lo) * room:
+            title["text"] = _two_lines(text)
 
 
 def finish_settings(style: Style, title: str | None, height: int, legend: bool) -> dict:
