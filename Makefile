@@ -62,10 +62,10 @@ postgres:
 	  fi; \
 	fi
 
-# pytest exit code 5 means no test was collected: that is a failure too. The suite runs on every core
-# (pytest-xdist; TEST_WORKERS=0 runs it in one process); pytest-xdist hands each worker
-# the next test as it frees up).
-TEST_WORKERS ?= auto
+# pytest exit code 5 means no test was collected: that is a failure too. The suite runs on up to 4
+# cores (pytest-xdist hands each worker the next test as it frees up; TEST_WORKERS=0 runs it in one
+# process). At most 4: each worker may hold a Streamlit server with torch and a Chromium (~2 GB).
+TEST_WORKERS ?= $(shell n=$$(nproc 2>/dev/null || echo 2); echo $$(( n < 4 ? n : 4 )))
 test: venv chromium nginx postgres
 	@rc=0; $(PY) -m pytest -q -n $(TEST_WORKERS) --durations=15 $(PYTEST_ARGS) || rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests" >&2; exit 1; fi; exit $$rc
