@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
-from .style import LEGEND_AT_FOOT, Style, arr, finish, subplots
+from .style import LEGEND_AT_FOOT, Style, arr, finish, fit_titles_to_slide, subplots
 
 CHANGED = 1e-6  # gaps above this are drawn as "changed" (diagnostics.CHANGED)
 ORDER = ("none", "sinusoidal", "learned", "t5", "rope", "rope_scaled", "alibi")
@@ -48,7 +48,7 @@ def _done(fig: go.Figure, style: Style, height: int, layout: dict, *, legend_bel
     finish(fig, style, height=height, legend=legend_below)
     if legend_below:
         layout = dict(layout, **LEGEND_AT_FOOT)
-    return fig.update_layout(layout)
+    return fit_titles_to_slide(fig.update_layout(layout), style)  # titles set here fit a slide too
 
 
 def scheme_tests(tests, style: Style) -> go.Figure:
@@ -78,7 +78,8 @@ def attention_profile(profile, style: Style) -> go.Figure:
     n = profile.n_tokens
     q = np.arange(n)
     titles = ("Entropy of query i (nats)", "Mean distance Σ p·|i − j|", "Attention mass at distance d")
-    fig = subplots(1, 3, subplot_titles=titles, horizontal_spacing=0.07)
+    # on a slide the third panel's log ticks (10⁻⁴ in 22-px type) need ~70 px between the panels
+    fig = subplots(1, 3, subplot_titles=titles, horizontal_spacing=0.11 if style.lecture else 0.07)
     even = dict(color="#000000", dash="dash", width=style.line_width * 0.6)
     spread = np.cumsum((1.0 / (q + 1))[::-1])[::-1] / n  # h(d) = (1/n) Σ_{i ≥ d} 1/(i + 1)
     traces = [_line(q, y, c, name="spread evenly", line=even, showlegend=c == 1, legendgroup="even")

@@ -96,9 +96,15 @@ def finish(fig: go.Figure, style: Style, title: str | None = None, *, height: in
             layout[key] = copy.deepcopy(value)
         else:
             _merge(layout[key], value)
+    return fit_titles_to_slide(fig, style)
+
+
+def fit_titles_to_slide(fig: go.Figure, style: Style) -> go.Figure:
+    """In lecture type, panel and axis titles too long for a slide go on two lines (``finish`` does it;
+    a builder that sets titles after ``finish`` calls it again)."""
     if style.lecture:
-        _wrap_panel_titles(layout, style)
-        _wrap_axis_titles(layout, style)
+        _wrap_panel_titles(fig._layout, style)
+        _wrap_axis_titles(fig._layout, style)
     return fig
 
 
