@@ -374,6 +374,12 @@ def assert_verdicts(at, expected: list[tuple[bool, str]]) -> None:
 
 # -- labels that run into each other inside a plotly figure (lecture slides) ----------------------
 
+# Shared by the two label checks below: the figures on screen, and the tick labels of every axis
+# (plotly names their groups xtick, x2tick, y3tick…).
+_PLOTS_ON_SCREEN = """[...document.querySelectorAll('.js-plotly-plot')].filter(p => {
+    const r = p.getBoundingClientRect(); return r.width > 0 && r.height > 0 && r.bottom > 0 && r.top < innerHeight; })"""
+_TICK_LABELS = "'.xaxislayer-above text, .yaxislayer-above text'"
+
 # Boxes of a figure's texts as the browser laid them out: legend entries, axis titles, panel titles
 # and other annotations, tick labels, and each panel's plot area. A pair counts when the boxes share
 # more than 25 px² and the pair is one a reader would see as a collision: two titles, a legend over
@@ -381,8 +387,7 @@ def assert_verdicts(at, expected: list[tuple[bool, str]]) -> None:
 # (a "0" under the panel title) are not counted.
 LABEL_OVERLAPS_JS = """() => {
   const out = [];
-  const plots = [...document.querySelectorAll('.js-plotly-plot')].filter(p => {
-    const r = p.getBoundingClientRect(); return r.width > 0 && r.height > 0 && r.bottom > 0 && r.top < innerHeight; });
+  const plots = PLOTS_ON_SCREEN;
   plots.forEach((p, fi) => {
     const items = [];
     const add = (el, kind, owner) => { const r = el.getBoundingClientRect();
@@ -391,7 +396,7 @@ LABEL_OVERLAPS_JS = """() => {
     p.querySelectorAll('.infolayer g[class^="g-"][class$="title"]').forEach(e => {
       const c = e.getAttribute('class'); if (c !== 'g-gtitle') add(e, 'axis title', c.slice(2, -5)); });
     p.querySelectorAll('.annotation').forEach(e => add(e, 'annotation', 'note'));
-    p.querySelectorAll('.xaxislayer-above text, .yaxislayer-above text').forEach(e => {  // every axis: x2tick, y3tick…
+    p.querySelectorAll(TICK_LABELS).forEach(e => {
       const sp = e.closest('.subplot'); add(e, 'tick', sp ? sp.getAttribute('class').replace('subplot ', '') : '?'); });
     p.querySelectorAll('.cartesianlayer .subplot').forEach(sp => {
       const plot = sp.querySelector('.overplot > g'); if (plot) add(plot, 'plot', sp.getAttribute('class').replace('subplot ', '')); });
@@ -411,7 +416,7 @@ LABEL_OVERLAPS_JS = """() => {
     }
   });
   return out;
-}"""
+}""".replace("PLOTS_ON_SCREEN", _PLOTS_ON_SCREEN).replace("TICK_LABELS", _TICK_LABELS)
 
 
 # Labels plotly drew past the edge of their figure: the figure's box clips them (a y title longer than a
@@ -419,8 +424,7 @@ LABEL_OVERLAPS_JS = """() => {
 # what they know of; these are what they could not fit. Each: "figure i: <kind> "<text>" cut by N px".
 LABELS_CLIPPED_JS = """() => {
   const out = [];
-  const plots = [...document.querySelectorAll('.js-plotly-plot')].filter(p => {
-    const r = p.getBoundingClientRect(); return r.width > 0 && r.height > 0 && r.bottom > 0 && r.top < innerHeight; });
+  const plots = PLOTS_ON_SCREEN;
   plots.forEach((p, fi) => {
     const box = p.querySelector('.main-svg').getBoundingClientRect();
     const check = (el, kind) => { const r = el.getBoundingClientRect();
@@ -430,8 +434,8 @@ LABELS_CLIPPED_JS = """() => {
     p.querySelectorAll('.infolayer g[class^="g-"][class$="title"]').forEach(e => check(e, 'title'));
     p.querySelectorAll('.colorbar .cbtitle, .colorbar .cbaxis text').forEach(e => check(e, 'colorbar label'));
     p.querySelectorAll('.legend .traces').forEach(e => check(e, 'legend entry'));
-    p.querySelectorAll('.xaxislayer-above text, .yaxislayer-above text').forEach(e => check(e, 'tick label'));
+    p.querySelectorAll(TICK_LABELS).forEach(e => check(e, 'tick label'));
     p.querySelectorAll('.annotation').forEach(e => check(e, 'annotation'));
   });
   return out;
-}"""
+}""".replace("PLOTS_ON_SCREEN", _PLOTS_ON_SCREEN).replace("TICK_LABELS", _TICK_LABELS)

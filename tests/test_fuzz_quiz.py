@@ -59,8 +59,7 @@ def test_fuzz(name):
     fuzzing.fuzz_function(f"quiz.{name}", quiz_functions()[name], QUIZ_EXAMPLES[name], max_examples=40)
 
 
-@pytest.mark.parametrize("value", fuzzing.BAD_SCALARS + fuzzing.BAD_TENSORS,
-                         ids=fuzzing.case_id)
+@pytest.mark.parametrize("value", fuzzing.BAD_SCALARS + fuzzing.BAD_TENSORS, ids=fuzzing.case_id)
 def test_grading_never_raises(value):
     """Whatever arrives as a question or a response, grading answers with a Grade."""
     for q in (quiz.generate("ntk_base", 0), quiz.generate("s7_head_order", 0), value):
