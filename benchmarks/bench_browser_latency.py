@@ -122,7 +122,7 @@ def bench_page(ctx, url: str, page: apptools.PageRow, presses: int, max_sliders:
         for i in range(presses):
             direction = ("ArrowLeft", "ArrowRight") if at_max else ("ArrowRight", "ArrowLeft")
             r = press_and_time(pg, slider, direction[i % 2])
-            (parts.append(r) if r is not None else missed.append(key))
+            (parts.append({**r, "key": key}) if r is not None else missed.append(key))
     pg.close()
     times = [r["total"] for r in parts]
     firsts = [r["first_change"] for r in parts]

@@ -255,26 +255,38 @@ class Server:
         except OSError:
             return ""
 
+    def wait_for_log(self, text: str, timeout: float = 180.0) -> float:
+        """Seconds from process start until ``text`` shows in the server's output (e.g. ``posviz: ready``)."""
+        deadline = time.perf_counter() + timeout
+        while text not in self.log():
+            if time.perf_counter() > deadline or self.proc.poll() is not None:
+                raise RuntimeError(f"no {text!r} line from the server:\n{self.log()[-2000:]}")
+            time.sleep(0.1)
+        return time.perf_counter() - self.started
+
 
 @contextlib.contextmanager
 def streamlit_server(timeout: float = 60.0, extra_args: tuple[str, ...] = (), log_dir: Path | None = None,
-                     env: dict | None = None, launcher: str = "serve", port: int | None = None) -> Iterator[Server]:
+                     env: dict | None = None, launcher: str = "serve", port: int | None = None,
+                     cwd: Path = ROOT) -> Iterator[Server]:
     """Start the app on a free loopback port with this interpreter; stop it afterwards.
 
     ``launcher="serve"`` starts it the way ``make app`` and the class deployment do (``serve.py``:
     TCP_NODELAY, imports before the first session); ``"streamlit"`` is plain ``streamlit run app.py``.
+    Any other ``launcher`` is a Python script to run in ``cwd`` (a benchmark's tiny app). The server
+    starts cold (``POSVIZ_WARM_PAGES=0``: no page opened before the test's own) unless ``env`` says 1.
     """
     port = port or free_port()
     log_dir = Path(log_dir or os.environ.get("TMPDIR", "/tmp"))
     log_path = log_dir / f"posviz-streamlit-{port}.log"
     start = {"serve": [sys.executable, "serve.py"],
-             "streamlit": [sys.executable, "-m", "streamlit", "run", "app.py"]}[launcher]
+             "streamlit": [sys.executable, "-m", "streamlit", "run", "app.py"]}.get(launcher) or [sys.executable, launcher]
     cmd = [*start, "--server.headless=true", "--server.address=127.0.0.1", f"--server.port={port}",
            "--browser.gatherUsageStats=false", *extra_args]
     with open(log_path, "wb") as log:
         started = time.perf_counter()
-        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
-                                env={**os.environ, **(env or {})})
+        proc = subprocess.Popen(cmd, cwd=cwd, stdout=log, stderr=subprocess.STDOUT,
+                                env={**os.environ, "POSVIZ_WARM_PAGES": "0", **(env or {})})
     server = Server(f"http://127.0.0.1:{port}", port, proc, log_path, started, 0.0)
     try:
         deadline = started + timeout
