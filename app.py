@@ -18,6 +18,8 @@ def _warm() -> float:
     return warmup.import_heavy()
 
 
+if warmup.WARMUP_PARAM not in st.query_params:  # serve.py's own visits (every page once at start) are not
+    warmup.note_visitor()                         # visitors: its warm-up waits for theirs to pass
 _warm()
 
 import ui  # noqa: E402  (after the warm-up, on purpose)

@@ -13,6 +13,10 @@ Five things plain ``streamlit run app.py`` does not do:
   not after it (see ``frontend.py``; ``POSVIZ_EARLY_PLOTLY=0`` turns it off).
 - The theme part of the message that starts every run (a fragment's too) built
   once, not on every widget change (see ``streamlit_speedups.py``).
+- Every page opened once after the imports (``deploy/warm_pages.py``), then
+  ``posviz: ready`` printed: a lecturer's first click on any page finds its
+  defaults computed (``POSVIZ_WARM_PAGES=0`` leaves the server cold, as the
+  tests and the class deployment, which warms its workers itself, want).
 """
 
 from __future__ import annotations
@@ -51,6 +55,29 @@ def _wait_listening(port: int, timeout: float = 30.0) -> None:
             time.sleep(0.05)
 
 
+def open_every_page(url: str) -> None:
+    """Open each page once, as a browser would, so its defaults are computed before the first click.
+
+    A page's first run pays for its defaults: tenths of a second on a formula page, seconds on the
+    real-model pages (SmolLM2's forward passes). Sessions that arrive meanwhile are served as usual."""
+    import asyncio
+
+    sys.path.insert(0, str(APP.parent / "deploy"))
+    import warm_pages
+    import warmup
+
+    t0 = time.perf_counter()
+    try:
+        # marked as serve.py's own (not a visitor), and each page only once no visitor's run has just started
+        pages = asyncio.run(warm_pages.warm(url, query_string=f"{warmup.WARMUP_PARAM}=1",
+                                            before_each=warmup.wait_for_quiet))
+    except Exception as err:  # the server still serves; only its first visitors pay for the defaults
+        print(f"posviz: could not open every page at start ({type(err).__name__}: {err})", flush=True)
+        return
+    print(f"posviz: ready: all {len(pages)} pages opened once in {time.perf_counter() - t0:.1f} s, so the "
+          f"first click on any page finds its defaults computed", flush=True)
+
+
 def main(argv: list[str]) -> None:
     asyncio.base_events._set_nodelay = _set_nodelay  # looked up at call time by asyncio's transports
     import threading
@@ -58,11 +85,14 @@ def main(argv: list[str]) -> None:
     import warmup
 
     def warm():
-        _wait_listening(_port(argv))  # importing while Streamlit boots would slow its start (one GIL)
+        port = _port(argv)
+        _wait_listening(port)  # importing while Streamlit boots would slow its start (one GIL)
         from posviz import backend
 
         backend.tune_threads()
         print(f"posviz: heavy imports done in {warmup.import_heavy():.1f} s", flush=True)
+        if os.environ.get("POSVIZ_WARM_PAGES", "1") != "0":
+            open_every_page(f"http://127.0.0.1:{port}")
 
     # imports run once the server listens, while the first browser fetches the JavaScript bundle;
     # app.py waits for them (or does them itself) before its first import of anything heavy

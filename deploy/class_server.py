@@ -181,7 +181,8 @@ def start(workers: int = 2, port: int = 8080, listen: str = "127.0.0.1", run_dir
             logs.append(log)
             cmd = [python, str(ROOT / "serve.py"), "--server.headless=true", "--server.address=127.0.0.1",
                    f"--server.port={p}", "--browser.gatherUsageStats=false", *extra_args]
-            env = {**os.environ, "STREAMLIT_SERVER_COOKIE_SECRET": secret}
+            # POSVIZ_WARM_PAGES=0: the workers are warmed below, side by side, before nginx routes to them
+            env = {**os.environ, "STREAMLIT_SERVER_COOKIE_SECRET": secret, "POSVIZ_WARM_PAGES": "0"}
             with open(log, "wb") as fh:
                 procs.append(subprocess.Popen(cmd, cwd=ROOT, stdout=fh, stderr=subprocess.STDOUT, env=env))
         (run / "nginx.conf").write_text(nginx_config(run, ports, listen, port))

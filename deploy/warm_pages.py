@@ -20,20 +20,21 @@ from __future__ import annotations
 import asyncio
 import sys
 import time
+from typing import Callable
 
 import websockets
 from streamlit.proto.BackMsg_pb2 import BackMsg
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 
 
-async def _open(url: str, page_name: str, timeout: float) -> tuple[str, list[str]]:
+async def _open(url: str, page_name: str, timeout: float, query_string: str = "") -> tuple[str, list[str]]:
     """Run one page in a fresh session; return how the run finished and the navigation's page paths."""
     ws_url = url.replace("http://", "ws://", 1).replace("https://", "wss://", 1) + "/_stcore/stream"
     async with websockets.connect(ws_url, subprotocols=["streamlit"], max_size=None, open_timeout=timeout,
                                   ping_interval=None) as ws:
         msg = BackMsg()
         msg.rerun_script.page_name = page_name
-        msg.rerun_script.query_string = ""
+        msg.rerun_script.query_string = query_string
         await ws.send(msg.SerializeToString())
         paths: list[str] = []
         while True:
@@ -46,16 +47,24 @@ async def _open(url: str, page_name: str, timeout: float) -> tuple[str, list[str
                 return ForwardMsg.ScriptFinishedStatus.Name(fm.script_finished), paths
 
 
-async def warm(url: str, timeout: float = 300.0) -> dict[str, float]:
-    """Seconds each page took, in router order (the start page first, which also lists the others)."""
-    t0 = time.perf_counter()
-    _, paths = await _open(url, "", timeout)
-    seconds = {"": time.perf_counter() - t0}
-    for path in paths:
+async def warm(url: str, timeout: float = 300.0, query_string: str = "",
+               before_each: Callable[[], None] | None = None) -> dict[str, float]:
+    """Seconds each page took, in router order (the start page first, which also lists the others).
+
+    ``before_each`` runs before each page is opened (serve.py waits there while visitors' runs go on)."""
+    seconds: dict[str, float] = {}
+
+    async def visit(path: str) -> list[str]:
+        if before_each is not None:
+            before_each()
+        t0 = time.perf_counter()
+        _, listed = await _open(url, path, timeout, query_string)
+        seconds[path] = time.perf_counter() - t0
+        return listed
+
+    for path in await visit(""):
         if path and path not in seconds:
-            t0 = time.perf_counter()
-            await _open(url, path, timeout)
-            seconds[path] = time.perf_counter() - t0
+            await visit(path)
     return seconds
 
 

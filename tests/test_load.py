@@ -37,6 +37,25 @@ def test_no_exception_when_a_class_opens_at_once(launcher):
     assert r["changes"] >= SESSIONS, f"only {r['changes']} changes were made: the sessions did not get going"
 
 
+def test_make_app_opens_every_page_before_it_says_ready():
+    """``serve.py`` (``make app``) opens each page once after its imports, so a lecturer's first click finds
+    the defaults computed, and says so; every page of the router is opened, and none fails."""
+    import protoclient
+
+    async def first_visit(url):
+        async with protoclient.Session(url) as s:
+            return await s.open("real-rope-model")
+
+    with apptools.streamlit_server(launcher="serve", timeout=120, env={"POSVIZ_WARM_PAGES": "1"}) as server:
+        server.wait_for_log("posviz: ready", timeout=300)
+        run = asyncio.run(first_visit(server.url))
+        log = server.log()
+    assert f"posviz: ready: all {len(apptools.PAGES)} pages opened once" in log, log[-2000:]
+    assert "Traceback" not in log and "could not open" not in log, log[-3000:]
+    print(f"§6c's first visit after ready: {run.seconds:.2f} s")
+    assert run.status == "FINISHED_SUCCESSFULLY" and not run.exceptions() and not run.errors(), run.exceptions()
+
+
 def test_the_protocol_client_keeps_the_message_cache_as_a_browser_does():
     """The load test's client sends back the hashes of the large messages it holds, as Chromium does
     (checked by hand on §3: 2 hashes with each rerun after the first), so unchanged figures come as
