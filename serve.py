@@ -1,6 +1,6 @@
 """Start the posviz server: ``python serve.py [streamlit run options]`` (``make app`` does this).
 
-Five things plain ``streamlit run app.py`` does not do:
+Six things plain ``streamlit run app.py`` does not do:
 
 - TCP_NODELAY on every connection. asyncio sets it only on sockets whose
   ``proto`` is IPPROTO_TCP, and Streamlit's listening socket is created with
