@@ -65,6 +65,22 @@ def test_margins_grow_with_what_the_axes_carry():
     assert m["b"] > 2 * 14 and m["t"] == 30  # x labels and title; nothing above the plot
 
 
+def test_a_colorbar_title_turned_on_its_side_gets_room_beside_the_tick_labels():
+    """plotly's automargin leaves a side-turned colorbar title out (on a slide, §3's "value" was cut by
+    22 px): the right margin holds bar + widest tick label + the title's line + padding."""
+    def right_margin(title: str, z: np.ndarray) -> float:
+        fig = go.Figure(style.heatmap(z, style.LECTURE, colorbar=title, diverging=True))
+        spec = spec_of(style.finish(fig, style.LECTURE))
+        margins.fit(spec, 860)
+        return spec["layout"]["margin"]["r"]
+
+    signed = np.linspace(-1, 1, 64, dtype=np.float32).reshape(8, 8)  # ticks −1 … 1: "−0.5" is the widest
+    needed = 14 + margins.text_px("−0.5", 22)[0] + 1.36 * 22 + 28  # measured in Chromium: 125 px
+    assert right_margin("value", signed) >= needed + 0.02 * (860 - 200)
+    assert right_margin("value", signed) - right_margin("", signed) >= 20  # the turned title takes its own room
+    assert right_margin("value", 100 * signed) > right_margin("value", signed)  # "−100" is wider than "−0.5"
+
+
 def test_fit_never_lowers_a_margin_and_is_idempotent():
     fig = heat_figure(4)
     fig.update_layout(margin=dict(l=300, t=120))

@@ -277,7 +277,12 @@ def _tick_height(axis: dict, shown: list[str], sizes: list, tsize: float, length
 def _colorbar(traces: list[dict], fs: float, width: float, need: dict) -> None:
     """A colorbar (a heatmap's, or a scatter's markers') stands 2% of the plot's width right of it
     (``x = 1.02``). Its own width: the bar, then tick labels and the title on its side (measured: 67 px
-    at 14 px type, 86 px at 22; 80 px for a heatmap's "bias b_ij" at 14 px)."""
+    at 14 px type, 86 px at 22; 80 px for a heatmap's "bias b_ij" at 14 px).
+
+    A title turned on its side (``side="right"``) is left out of plotly's own automargin: the margin
+    it grows to cuts such a title off (§3's "value" by 22 px on a slide). So for one, the estimate is
+    at least bar + widest tick label + the turned title's line + 28 px of padding (measured at 22 px
+    type: 125 px for "value" with "−0.5" ticks, 114 px for "position" with "100")."""
     for t in traces:
         marker = t.get("marker") or {}
         if t.get("type") == "heatmap" and t.get("showscale") is not False:
@@ -287,8 +292,27 @@ def _colorbar(traces: list[dict], fs: float, width: float, need: dict) -> None:
             cb, title = marker.get("colorbar") or {}, 0.0
         else:
             continue
-        own = (cb.get("thickness") or 30) + max(34 + 2.4 * fs, 0.57 * title + 48)
+        bar = cb.get("thickness") or 30
+        own = bar + max(34 + 2.4 * fs, 0.57 * title + 48)
+        side = (cb.get("title") or {}).get("side") if isinstance(cb.get("title"), dict) else None
+        if title and side == "right":
+            lines = _title(cb).count("<br>") + 1
+            own = max(own, bar + _colorbar_ticks_px(t, fs) + 1.36 * fs * lines + 28)
         need["r"] = max(need["r"], own + 0.02 * (width - need["l"] - own) + 2)
+
+
+def _colorbar_ticks_px(trace: dict, fs: float) -> float:
+    """The widest tick label of a heatmap's colorbar: plotly's automatic ticks over [zmin, zmax]."""
+    lo, hi = trace.get("zmin"), trace.get("zmax")
+    if lo is None or hi is None:
+        z = trace.get("z")
+        a = _decode(z) if isinstance(z, dict) else np.array(z if z is not None else [], dtype=float)
+        a = a[np.isfinite(a)]
+        if not a.size:
+            return 2.4 * fs
+        lo, hi = float(a.min()) if lo is None else lo, float(a.max()) if hi is None else hi
+    labels = _linear_labels(float(lo), float(hi), 300, True)[0]
+    return max((text_px(x, fs)[0] for x in labels), default=2.4 * fs)
 
 
 def _legend(layout: dict, traces: list[dict], fs: float, plot_w: float, plot_h: float, need: dict) -> None:
