@@ -225,8 +225,11 @@ def extrapolation(rep, style: Style, *, heads_shown: int = 8, points: int = 400)
                                        yref="y domain", xanchor="right", yanchor="middle", showarrow=False,
                                        bgcolor="rgba(255,255,255,0.85)"))
     tail = arr(rep.tail)
+    # On a slide a bar is ~30 px wide and "1.83 %" in lecture type ~70 px: it ran under its neighbour's
+    # bar, so only the head that keeps the most is labelled there (the others: hover)
+    labelled = [t == max(rep.tail) if style.lecture else t >= 1e-5 for t in rep.tail]
     traces.append(_on(go.Bar(x=np.arange(rep.n_heads), y=100 * tail, marker_color=style.color(0), showlegend=False,
-                             text=[_pct(float(t)) if t >= (1e-2 if style.lecture else 1e-5) else "" for t in rep.tail]
+                             text=[_pct(float(t)) if show and t > 0 else "" for t, show in zip(rep.tail, labelled)]
                              if rep.n_heads <= 16 else None, textposition="outside", cliponaxis=False,
                              hovertemplate="head %{x}: %{y:.3g} %<extra></extra>"), sufs[1]))
     lay["xaxis"].update(title_text="distance d = i − j")
