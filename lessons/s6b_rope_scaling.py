@@ -149,7 +149,7 @@ def angles(s, ok):
     result, fig = angles_view(s, tuple(ok), v.angle_method, v.angle_unit)
     ui.plot(fig)
     ui.check(result.verdict)
-    st.dataframe(result.table, hide_index=True, width="stretch")
+    ui.table(result.table, "Every method, side by side")
     page.mistake("angles.mistake")
 
 

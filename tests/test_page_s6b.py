@@ -56,3 +56,16 @@ def test_tiny_beta_slow_is_shown_not_crashed():
     at = apptools.open_app_page("s6b", state={"s6b_yarn_beta_slow": 1e-308})
     assert any("past the last pair 63" in m.value for m in at.markdown)
     assert not at.error
+
+
+def test_the_methods_table_folds_away_on_a_slide_and_lies_open_on_the_page():
+    """On the angles slide the table of every method sits in an expander (shown, it left the chart ~110 px
+    of a 720-px screen); on the page it is a plain table under the chart."""
+    def table_places(at) -> tuple[int, list[str]]:
+        folded = [e.label for e in at.expander if "side by side" in e.label and len(e.dataframe)]
+        return len(at.dataframe), folded
+
+    slide = apptools.open_app_page("s6b", lecture=True, query={"slide": "5"})
+    assert table_places(slide) == (1, ["Every method, side by side"])
+    page = apptools.open_app_page("s6b")
+    assert table_places(page) == (1, [])
