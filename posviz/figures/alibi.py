@@ -100,7 +100,9 @@ def linear_bias(res, style: Style) -> go.Figure:
     """One head's bias matrix (the drawn query's row boxed) and that query's weights with and without it
     (``res``: an ``alibi.LinearBias``)."""
     n, i = len(res.tokens), res.query
-    sufs, lay = _panels(style, 1, 2, widths=[0.45, 0.55], hgap=0.12,
+    # on a slide the bars' y title needs a wider gap, or it touches the heatmap
+    sufs, lay = _panels(style, 1, 2, widths=[0.49, 0.51] if style.lecture else [0.45, 0.55],
+                        hgap=0.15 if style.lecture else 0.12,
                         titles=(f"bias b_ij, head {res.head} (m = {res.slope:.4g})",
                                 f"weights of query {i} ({res.tokens[i]!r})"))
     z = _blank_hidden(res.bias, res.visible)

@@ -190,8 +190,9 @@ def layout_mismatch(mis, run_label: str, style: Style) -> go.Figure:
     as made vs as run."""
     offsets, designed, run_scores = mis.offsets, mis.designed, mis.scores
     designed_attn, run_attn = mis.attn_designed, mis.attn_run
-    fig = subplots(1, 2, column_widths=[0.55, 0.45], horizontal_spacing=0.1,
-                        subplot_titles=("score against m − n", "attention of the last query (causal)"))
+    # on a slide the right panel's tick labels and y title need a wider gap, or they sit on the left panel
+    fig = subplots(1, 2, column_widths=[0.55, 0.45], horizontal_spacing=0.15 if style.lecture else 0.1,
+                   subplot_titles=("score against m − n", "attention of the last query (causal)"))
     x = arr(offsets).ravel()
     order = np.argsort(x, kind="stable")
     fig.add_trace(go.Scatter(x=x[order], y=arr(designed).ravel()[order], mode="lines", name="as made",
@@ -206,7 +207,8 @@ def layout_mismatch(mis, run_label: str, style: Style) -> go.Figure:
     fig.update_xaxes(title_text="offset m − n", row=1, col=1)
     fig.update_yaxes(title_text="score", row=1, col=1)
     fig.update_xaxes(title_text="how far back (m − n)", row=1, col=2)
-    fig.update_yaxes(title_text="attention weight", rangemode="tozero", row=1, col=2)
+    # the slide's short panel has no room for the longer title turned on its side (the panel title says whose)
+    fig.update_yaxes(title_text="weight" if style.lecture else "attention weight", rangemode="tozero", row=1, col=2)
     fig.update_annotations(font_size=style.font_size)
     fig = finish(fig, style)
     # the legend at the figure's top edge (container coordinates): plotly keeps the panel titles below it
