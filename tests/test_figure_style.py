@@ -354,3 +354,13 @@ def test_long_axis_titles_go_on_two_lines_on_slides_only():
     wide_x = "generated token (its position id)"  # ~400 px under a panel ~400 px wide
     assert built(style.LECTURE, "y", wide_x, (0.0, 0.45))[1] == "generated token<br>(its position id)"
     assert built(style.LECTURE, "y", wide_x)[1] == wide_x  # the full width holds it
+
+
+def test_a_slides_colorbar_title_stands_above_a_bar_of_at_most_three_ticks():
+    """Turned on its side beside 22-px tick labels, plotly set a colorbar title over them (§1 slide 1) or
+    past the figure's edge (§3 slide 4), and a short slide panel's bar had five labels in 60 px (§4)."""
+    z = np.linspace(-1, 1, 16, dtype=np.float32).reshape(4, 4)
+    slide = style.heatmap(z, style.LECTURE, colorbar="score", diverging=True).colorbar
+    page = style.heatmap(z, style.NORMAL, colorbar="score", diverging=True).colorbar
+    assert (slide.title.text, slide.title.side, slide.nticks) == ("score", "top", 3)
+    assert (page.title.text, page.title.side, page.nticks) == ("score", "right", None)

@@ -70,6 +70,7 @@ def test_a_colorbar_title_turned_on_its_side_gets_room_beside_the_tick_labels():
     22 px): the right margin holds bar + widest tick label + the title's line + padding."""
     def right_margin(title: str, z: np.ndarray) -> float:
         fig = go.Figure(style.heatmap(z, style.LECTURE, colorbar=title, diverging=True))
+        fig.update_traces(colorbar_title_side="right")  # as §8b's attention maps keep it on a slide
         spec = spec_of(style.finish(fig, style.LECTURE))
         margins.fit(spec, 860)
         return spec["layout"]["margin"]["r"]

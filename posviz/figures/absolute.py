@@ -31,9 +31,10 @@ def pair(walk, style: Style) -> go.Figure:
     """One pair over positions, and the same pair as a point walking round the unit circle
     (``walk``: an ``absolute.PairWalk``)."""
     sin, cos = walk.sin, walk.cos
-    fig = subplots(1, 2, column_widths=[0.62, 0.38], horizontal_spacing=0.1,
-                        subplot_titles=(f"pair {walk.pair}: columns {2 * walk.pair} (sin) and {2 * walk.pair + 1} "
-                                        "(cos), interleaved layout", "(sin, cos) plane"))
+    # on a slide the circle's y title needs a wider gap, or it stands over the left panel's lines
+    fig = subplots(1, 2, column_widths=[0.62, 0.38], horizontal_spacing=0.15 if style.lecture else 0.1,
+                   subplot_titles=(f"pair {walk.pair}: columns {2 * walk.pair} (sin) and {2 * walk.pair + 1} "
+                                   "(cos), interleaved layout", "(sin, cos) plane"))
     x = arr(walk.positions)
     fig.add_trace(go.Scatter(x=x, y=arr(sin), name="sin(ω p)", line=dict(width=style.line_width,
                              color=style.color(0))), 1, 1)

@@ -269,8 +269,12 @@ def heatmap(z, style: Style, *, x=None, y=None, diverging: bool = False, zmax: f
         if style.lecture and cells_across:
             size = min(size, int(360 / cells_across))  # cells ~600/cells_across px wide; "-9" needs ~0.6 em
         kw.update(texttemplate="%{z:" + fmt + "}", textfont=dict(size=max(size, 9)))
-    return go.Heatmap(z=z, x=x, y=y, showscale=showscale,
-                      colorbar=dict(title=dict(text=colorbar or "", side="right"), thickness=14), **kw)
+    # On a slide the title stands above the bar: turned on its side beside 22-px tick labels, plotly set it
+    # over them ("score" on §1 slide 1) or past the figure's edge (§3 slide 4). And three ticks at most: a
+    # short slide panel's bar had five labels in 60 px, one on another (§4 slide 4)
+    bar = (dict(title=dict(text=colorbar or "", side="top"), thickness=14, nticks=3) if style.lecture
+           else dict(title=dict(text=colorbar or "", side="right"), thickness=14))
+    return go.Heatmap(z=z, x=x, y=y, showscale=showscale, colorbar=bar, **kw)
 
 
 def reversed_y(fig: go.Figure, **kw) -> go.Figure:
