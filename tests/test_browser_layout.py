@@ -175,10 +175,9 @@ def press_until(page, key: str, k: int, tries: int = 4) -> None:
 # axis titles longer than their axis on a slide go on two lines (style.fit_titles_to_slide: 7 slides),
 # §8 slide 2's panels stand wider apart with their titles fitted after the builder sets them, and a
 # colorbar title turned on its side gets room in the right margin (margins._colorbar: §3 and §4 slide 4);
-# §3 slide 2, §6 slide 5 and §7 slide 1 set their two panels wider apart on a slide, and a slide's
+# §1 slide 1, §3 slide 2, §6 slide 5 and §7 slide 1 set their panels wider apart on a slide, and a slide's
 # heatmap colorbar has its title above the bar (style.heatmap).
 KNOWN_LABEL_PROBLEMS: dict[tuple[str, int], tuple[str, ...]] = {
-    ("s1", 1): ('tick "man" over plot', 'tick "bites" over plot'),  # category ticks touch the heatmap's text
     ("s6b", 4): ("annotation \"YaRN's cos/sin",),
     ("s6c", 2): ('title "Layer 2 · head 1',),
     ("s6c", 3): ('title "Perplexity, 35 tokens"', 'title "p(the token that really came'),

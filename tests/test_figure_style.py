@@ -356,11 +356,21 @@ def test_long_axis_titles_go_on_two_lines_on_slides_only():
     assert built(style.LECTURE, "y", wide_x)[1] == wide_x  # the full width holds it
 
 
-def test_a_slides_colorbar_title_stands_above_a_bar_of_at_most_three_ticks():
+def test_a_slides_colorbar_title_stands_above_a_bar_with_round_ticks():
     """Turned on its side beside 22-px tick labels, plotly set a colorbar title over them (§1 slide 1) or
-    past the figure's edge (§3 slide 4), and a short slide panel's bar had five labels in 60 px (§4)."""
+    past the figure's edge (§3 slide 4); and a short slide panel's bar had five labels in 60 px (§4)."""
     z = np.linspace(-1, 1, 16, dtype=np.float32).reshape(4, 4)
     slide = style.heatmap(z, style.LECTURE, colorbar="score", diverging=True).colorbar
     page = style.heatmap(z, style.NORMAL, colorbar="score", diverging=True).colorbar
-    assert (slide.title.text, slide.title.side, slide.nticks) == ("score", "top", 3)
-    assert (page.title.text, page.title.side, page.nticks) == ("score", "right", None)
+    assert (slide.title.text, slide.title.side, tuple(slide.tickvals)) == ("score", "top", (-1, 0, 1))
+    assert (page.title.text, page.title.side, page.tickvals) == ("score", "right", None)
+
+
+@pytest.mark.parametrize("lo, hi, ticks", [
+    (-1.75, 1.75, [-1, 0, 1]), (-1, 1, [-1, 0, 1]), (0, 500, [0, 200, 400]), (0, 127, [0, 50, 100]),
+    (0.3, 0.9, [0.4, 0.6, 0.8]), (-3.2e-7, 3.2e-7, [-2e-7, 0, 2e-7]), (5, 5, None), (0, math.inf, None)])
+def test_a_slides_colorbar_gets_a_few_round_ticks_inside_its_range(lo, hi, ticks):
+    got = style.few_ticks(lo, hi)
+    assert got == (None if ticks is None else pytest.approx(ticks))
+    if got:
+        assert 3 <= len(got) <= 5 and lo <= min(got) and max(got) <= hi

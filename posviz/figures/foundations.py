@@ -12,7 +12,8 @@ def permutation(result, style: Style) -> go.Figure:
     """Scores of the original sentence, of the shuffled one, and the permuted original
     (``result``: a ``diagnostics.PermutationResult``)."""
     titles = ("Scores, original order", "Scores, shuffled input", "Original scores, permuted")
-    fig = subplots(1, 3, subplot_titles=titles, horizontal_spacing=0.08)
+    # on a slide the 2nd and 3rd panels' word labels need a wider gap, or they sit on the cells' numbers
+    fig = subplots(1, 3, subplot_titles=titles, horizontal_spacing=0.12 if style.lecture else 0.08)
     mats = (result.scores, result.scores_shuffled, result.scores_expected)
     labels = (result.tokens, result.shuffled, result.shuffled)
     finite = np.concatenate([arr(m)[np.isfinite(arr(m))] for m in mats])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import math
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -270,11 +271,28 @@ def heatmap(z, style: Style, *, x=None, y=None, diverging: bool = False, zmax: f
             size = min(size, int(360 / cells_across))  # cells ~600/cells_across px wide; "-9" needs ~0.6 em
         kw.update(texttemplate="%{z:" + fmt + "}", textfont=dict(size=max(size, 9)))
     # On a slide the title stands above the bar: turned on its side beside 22-px tick labels, plotly set it
-    # over them ("score" on §1 slide 1) or past the figure's edge (§3 slide 4). And three ticks at most: a
+    # over them ("score" on §1 slide 1) or past the figure's edge (§3 slide 4). And a few round ticks: a
     # short slide panel's bar had five labels in 60 px, one on another (§4 slide 4)
-    bar = (dict(title=dict(text=colorbar or "", side="top"), thickness=14, nticks=3) if style.lecture
-           else dict(title=dict(text=colorbar or "", side="right"), thickness=14))
+    bar = dict(title=dict(text=colorbar or "", side="right"), thickness=14)
+    if style.lecture:
+        finite = z[np.isfinite(z)]
+        lo = kw.get("zmin") if kw.get("zmin") is not None else (float(finite.min()) if finite.size else 0.0)
+        hi = kw.get("zmax") if kw.get("zmax") is not None else (float(finite.max()) if finite.size else 1.0)
+        bar = dict(bar, title=dict(text=colorbar or "", side="top"), tickvals=few_ticks(lo, hi))
     return go.Heatmap(z=z, x=x, y=y, showscale=showscale, colorbar=bar, **kw)
+
+
+def few_ticks(lo: float, hi: float) -> list[float] | None:
+    """Three to five round values in [lo, hi] (multiples of the coarsest 5/2/1 × 10^k step giving three;
+    two when none does); None, for plotly's own, when the range is empty or not finite."""
+    span = hi - lo
+    if not (math.isfinite(span) and span > 0):
+        return None
+    base = 10.0 ** math.floor(math.log10(span / 2))
+    steps = [m * base * 10 ** e for e in (1, 0, -1) for m in (5, 2, 1)]
+    runs = [[round(k * step, 12) for k in range(math.ceil(lo / step - 1e-9), math.floor(hi / step + 1e-9) + 1)]
+            for step in steps]
+    return next((r for r in runs if len(r) >= 3), next((r for r in runs if len(r) >= 2), None))
 
 
 def reversed_y(fig: go.Figure, **kw) -> go.Figure:
