@@ -475,12 +475,14 @@ class Method:
     fn: ScalingMethod
     params: dict = field(default_factory=dict)  # extra ``**params`` and their defaults
     uses: tuple = ()  # which shared arguments it reads: factor, original_max_position, seq_len
+    short: str = ""  # a name for a narrow place (a slide's bar chart); the label when empty
 
 
 INFO: dict[MethodName, Method] = {
     m.name: m
     for m in (
-        Method("default", "Plain RoPE", "No scaling: theta_i = base^(-2i/d).", "Su et al. 2021 (RoFormer)", default),
+        Method("default", "Plain RoPE", "No scaling: theta_i = base^(-2i/d).", "Su et al. 2021 (RoFormer)", default,
+               short="Plain"),
         Method(
             "linear",
             "Position interpolation (PI)",
@@ -488,6 +490,7 @@ INFO: dict[MethodName, Method] = {
             "Chen et al. 2023, arXiv:2306.15595",
             linear,
             uses=("factor",),
+            short="PI",
         ),
         Method(
             "ntk",
@@ -497,6 +500,7 @@ INFO: dict[MethodName, Method] = {
             "Peng et al. 2023 §3.1",
             ntk,
             uses=("factor",),
+            short="NTK",
         ),
         Method(
             "dynamic",
@@ -505,6 +509,7 @@ INFO: dict[MethodName, Method] = {
             "emozilla (Reddit, 2023); Peng et al. 2023 §3.3",
             dynamic,
             uses=("factor", "original_max_position", "seq_len"),
+            short="Dyn. NTK",
         ),
         Method(
             "yarn",
@@ -524,6 +529,7 @@ INFO: dict[MethodName, Method] = {
             llama3,
             params=dict(LLAMA3_PARAMS),
             uses=("factor", "original_max_position"),
+            short="Llama 3.1",
         ),
     )
 }

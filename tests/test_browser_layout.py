@@ -173,16 +173,13 @@ def press_until(page, key: str, k: int, tries: int = 4) -> None:
 # the plotted data (its selector had matched no element since plotly 3) and with every axis's ticks (it
 # had read only the first axes'), and the clipped-label check was added (LABELS_CLIPPED_JS). Mended since:
 # axis titles longer than their axis on a slide go on two lines (style.fit_titles_to_slide: 7 slides),
-# §8 slide 2's panels stand wider apart with their titles fitted after the builder sets them, and a
-# colorbar title turned on its side gets room in the right margin (margins._colorbar: §3 and §4 slide 4);
-# §1 slide 1, §3 slide 2, §6 slide 5 and §7 slide 1 set their panels wider apart on a slide, and a slide's
-# heatmap colorbar has its title above the bar (style.heatmap).
+# §8 slide 2's panels stand wider apart with their titles fitted after the builder sets them, a colorbar
+# title turned on its side gets room in the right margin (margins._colorbar: §3 and §4 slide 4), §1
+# slide 1, §3 slide 2, §6 slide 5, §7 slide 1 and §8b slide 3 set their panels wider apart on a slide,
+# a slide's heatmap colorbar has its title above the bar (style.heatmap), §6b slide 4's bars use the
+# registry's short names, and §6c's half-width figures have short or two-line titles on a slide.
 KNOWN_LABEL_PROBLEMS: dict[tuple[str, int], tuple[str, ...]] = {
-    ("s6b", 4): ("annotation \"YaRN's cos/sin",),
-    ("s6c", 2): ('title "Layer 2 · head 1',),
-    ("s6c", 3): ('title "Perplexity, 35 tokens"', 'title "p(the token that really came'),
     ("s7", 4): ('legend "head',),  # the legend sits inside the plot on purpose, on its own background
-    ("s8b", 3): ('axis title "|Δ logit| (log)" over plot',),
 }
 
 

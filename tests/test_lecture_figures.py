@@ -94,7 +94,7 @@ def test_a_single_panel_title_or_an_arrow_label_is_left_alone():
     fig = go.Figure(layout=dict(annotations=[dict(text="a title far too long for a third of a slide",
                                                         x=0.5, y=1.0, xref="paper", yref="paper", yanchor="bottom")]))
     assert "<br>" not in style.finish(fig, style.LECTURE).layout.annotations[0].text
-    assert style._two_lines("ab cd ef gh") == "ab cd<br>ef gh"
+    assert style.two_lines("ab cd ef gh") == "ab cd<br>ef gh"
 
 
 @pytest.mark.parametrize("look", [style.NORMAL, style.LECTURE], ids=["normal", "lecture"])

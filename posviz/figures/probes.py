@@ -49,7 +49,8 @@ def needle(grid, style: Style) -> go.Figure:
 def decode(check, labels: dict[str, str], style: Style) -> go.Figure:
     """The position id of every slot under both loops, and each step's gap to a full recompute (log scale)
     (``check``: a ``probes.DecodeCheck``)."""
-    fig = subplots(1, 2, column_widths=[0.42, 0.58], horizontal_spacing=0.12,
+    # on a slide the log panel's "10⁻⁴" ticks and y title need a wider gap, or the title sits on the left panel
+    fig = subplots(1, 2, column_widths=[0.42, 0.58], horizontal_spacing=0.16 if style.lecture else 0.12,
                    subplot_titles=("position id of each token", "max |Δ logit| vs full recompute"))
     n = check.n_prompt
     for run, color, symbol in ((check.correct, CORRECT, "circle"), (check.buggy, BUGGY, "x")):

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 import plotly.graph_objects as go
 
+from ..scaling import INFO
 from .style import Style, arr, finish
 
 DASHES = ("solid", "dash", "dot", "dashdot", "longdash", "longdashdot")
@@ -235,13 +236,13 @@ def attention_factors(labels: list[str], values, colors: list[str], curve_s, cur
     """
     has_curve = curve_s is not None
     what = "logit multiplier (factor²)" if squared else "cos/sin multiplier"
-    split = (0.0, 0.52, 0.64, 1.0) if has_curve else (0.0, 1.0, None, None)
+    split = ((0.0, 0.5, 0.64, 1.0) if style.lecture else (0.0, 0.52, 0.64, 1.0)) if has_curve else (0.0, 1.0, None, None)
     v = np.asarray(values, dtype=np.float64)
     top = max(float(v.max()) if len(v) else 1.0, 1.0)
     traces = [go.Bar(x=labels, y=v, marker_color=colors, text=[f"{x:.4f}" for x in v], textposition="outside",
                      cliponaxis=False, showlegend=False, hovertemplate="%{x}: %{y:.5f}<extra></extra>")]
     layout = dict(
-        xaxis=dict(domain=[split[0], split[1]], anchor="y", tickangle=-20),
+        xaxis=dict(domain=[split[0], split[1]], anchor="y", tickangle=-30 if style.lecture else -20),
         yaxis=dict(anchor="x", range=[0, top * 1.22], title=dict(text=what)),
         annotations=[_title(f"{what} at s = {factor:g}", split[0], split[1], 1.02, style)])
     if has_curve:
@@ -256,7 +257,8 @@ def attention_factors(labels: list[str], values, colors: list[str], curve_s, cur
                                      hovertemplate=f"this page: s = {factor:g}, %{{y:.4f}}<extra></extra>"))
         layout.update(
             xaxis2=dict(domain=[split[2], split[3]], anchor="y2", type="log", title=dict(text="scale factor s (log)")),
-            yaxis2=dict(anchor="x2", title=dict(text=what)))
+            # on a slide its y title (the same as the bars') stood on the bars: the panel title says it
+            yaxis2=dict(anchor="x2", title=dict(text=None if style.lecture else what)))
         layout["annotations"].append(_title(f"YaRN's {what} vs s", split[2], split[3], 1.02, style))
     return finish(go.Figure(traces, layout=layout), style, legend=False)
 
@@ -377,8 +379,9 @@ def attention_chart(factors, squared: bool, style: Style) -> go.Figure:
     curve_s = curve_v = current = None
     if y is not None:
         curve_s, curve_v, current = arr(y.curve_s), arr(y.curve_v) ** power, y.value ** power
-    return attention_factors(list(factors.labels), values, colors, curve_s, curve_v, factors.factor, current,
-                             squared, style)
+    # six bars share half a slide: the registry's short names, or the long ones ran into each other
+    labels = [INFO[m].short or INFO[m].label for m in factors.methods] if style.lecture else list(factors.labels)
+    return attention_factors(labels, values, colors, curve_s, curve_v, factors.factor, current, squared, style)
 
 
 def angles_chart(angles, unit: str, style: Style) -> go.Figure:

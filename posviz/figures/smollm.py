@@ -9,11 +9,12 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
-from .style import Style, arr, finish, subplots
+from .style import Style, arr, finish, subplots, two_lines
 
 # Okabe & Ito: blue (correct), vermillion (wrong pairing), grey-black (no RoPE).
 MODE_COLORS = {"correct": "#0072B2", "wrong_pairing": "#D55E00", "none": "#6E6E6E"}
 ZWSP = "\u200b"
+SLIDE_TITLE_CHARS = 26  # a figure title in lecture type over a half-width figure on a slide (~400 px)
 
 
 def unique_labels(tokens: list[str]) -> list[str]:
@@ -71,6 +72,9 @@ def attention_map(probs, tokens: list[str], style: Style, *, title: str, sqrt_sc
             xaxis=dict(ticks_, title_text="key (attended to)", tickangle=-90, showgrid=False, mirror=True),
             yaxis=dict(ticks_, title_text="query (attending)", autorange="reversed", showgrid=False,
                        mirror=True)))
+    if style.lecture and len(title) > SLIDE_TITLE_CHARS:  # a half-width figure on a slide: two lines
+        finish(fig, style, two_lines(title), height=height, legend=False)
+        return fig.update_layout(margin_t=100)
     return finish(fig, style, title, height=height, legend=False)
 
 
@@ -127,9 +131,11 @@ def token_probs(targets: list[str], p_next: dict[str, np.ndarray], labels: dict[
     fig.update_xaxes(_token_ticks(x, 900 if not style.lecture else 1000, tick_font),
                      title_text="the token that came next", tickangle=-90)
     fig.update_yaxes(range=[0, 1.02], title_text="probability given to it")
-    finish(fig, style, "p(the token that really came next)", height=style.height + 40)
+    # on a slide the figure has half the width: a short title, and room for the legend's three rows under it
+    finish(fig, style, "p(true next token)" if style.lecture else "p(the token that really came next)",
+           height=style.height + 40)
     # title on the first line, legend on the second: neither covers the other
-    return fig.update_layout(margin_t=100, title_y=0.97, title_yanchor="top",
+    return fig.update_layout(margin_t=175 if style.lecture else 100, title_y=0.97, title_yanchor="top",
                              legend=dict(x=0, xanchor="left", y=1.02, yanchor="bottom"))
 
 
@@ -161,5 +167,6 @@ BAR_LABELS = {"correct": "correct", "wrong_pairing": "wrong<br>pairing", "none":
 
 def perplexity_bars(ablation, style: Style) -> go.Figure:
     """The three measured perplexities of a ``posviz.smollm.Ablation``, one bar per RoPE mode."""
-    return mode_compare(ablation.perplexity, BAR_LABELS, style, ylabel="perplexity (lower is better)",
-                        title=f"Perplexity, {len(ablation.targets) + 1} tokens")
+    # on a slide the figure has half the width, and the caption under it gives the count
+    title = "Perplexity" if style.lecture else f"Perplexity, {len(ablation.targets) + 1} tokens"
+    return mode_compare(ablation.perplexity, BAR_LABELS, style, ylabel="perplexity (lower is better)", title=title)

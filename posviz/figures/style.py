@@ -119,7 +119,7 @@ LEGEND_AT_FOOT = dict(legend=dict(orientation="h", yref="container", y=0, yancho
 SLIDE_PLOT_PX = 840  # a lecture slide's figure column: 1280 px less the side column and the margins
 
 
-def _two_lines(text: str) -> str:
+def two_lines(text: str) -> str:
     """``text`` broken at the space nearest its middle."""
     spaces = [i for i, ch in enumerate(text) if ch == " "]
     cut = min(spaces, key=lambda i: abs(i - len(text) / 2))
@@ -148,9 +148,9 @@ def _wrap_panel_titles(layout: dict, style: Style) -> None:
         widths = [d[1] - d[0] for d in domains if d[0] - 1e-6 <= x <= d[1] + 1e-6]
         size = (note.get("font") or {}).get("size") or style.font_size
         if widths and len(text) * 0.55 * size > min(widths) * SLIDE_PLOT_PX:
-            note["text"] = _two_lines(text)
-            if note.get("y", 0.0) >= 0.99:
-                grow = max(grow, size + 6)
+            note["text"] = two_lines(text)
+            if note.get("y", 0.0) >= 0.99:  # one more line of ~1.3 em (size + 6 cut §6b slide 4's by 7 px)
+                grow = max(grow, round(1.3 * size) + 6)
     if grow:
         margin = layout.setdefault("margin", {})
         margin["t"] = margin.get("t", 30) + grow
@@ -179,7 +179,7 @@ def _wrap_axis_titles(layout: dict, style: Style) -> None:
         size = (title.get("font") or {}).get("size") or style.font_size
         room = SLIDE_Y_TITLE_PX if key.startswith("y") else SLIDE_PLOT_PX
         if len(text) * 0.55 * size > (hi - lo) * room:
-            title["text"] = _two_lines(text)
+            title["text"] = two_lines(text)
 
 
 def finish_settings(style: Style, title: str | None, height: int, legend: bool) -> dict:
