@@ -78,7 +78,9 @@ SLIDE_STATE = """() => {
     .map(e => +[...e.classList].find(c => c.startsWith('st-key-posviz-slide-')).split('-').pop());
   const plots = [...document.querySelectorAll('[data-testid="stMain"] .js-plotly-plot')]
     .filter(e => e.getBoundingClientRect().height > 0);
-  const settled = plots.every(e => Math.abs(e.getBoundingClientRect().height
+  // the run has finished (under load a slide showed before its figures arrived: "settled" with none)
+  const idle = !!document.querySelector('[data-testid="stApp"][data-test-script-state="notRunning"]');
+  const settled = idle && plots.every(e => Math.abs(e.getBoundingClientRect().height
     - e.closest('.stElementContainer').getBoundingClientRect().height) < 2 && e.querySelector('.main-svg'));
   const bar = document.querySelector('.st-key-posviz-bar [data-testid="stPopover"]');
   const controls = [...document.querySelectorAll('[class*="st-key-posviz-side-"] .stElementContainer[class*="st-key-"]')]

@@ -356,14 +356,15 @@ def test_long_axis_titles_go_on_two_lines_on_slides_only():
     assert built(style.LECTURE, "y", wide_x)[1] == wide_x  # the full width holds it
 
 
-def test_a_slides_colorbar_title_stands_above_a_bar_with_round_ticks():
-    """Turned on its side beside 22-px tick labels, plotly set a colorbar title over them (§1 slide 1) or
-    past the figure's edge (§3 slide 4); and a short slide panel's bar had five labels in 60 px (§4)."""
+def test_a_colorbar_title_stands_above_its_bar_and_a_slides_bar_has_round_ticks():
+    """Turned on its side, plotly set a colorbar title over the widest tick labels ("score" on "−0.5"; on
+    §1 slide 1 over three of them) or past the figure's edge (§3 slide 4); and a short slide panel's bar
+    had five labels in 60 px (§4)."""
     z = np.linspace(-1, 1, 16, dtype=np.float32).reshape(4, 4)
     slide = style.heatmap(z, style.LECTURE, colorbar="score", diverging=True).colorbar
     page = style.heatmap(z, style.NORMAL, colorbar="score", diverging=True).colorbar
     assert (slide.title.text, slide.title.side, tuple(slide.tickvals)) == ("score", "top", (-1, 0, 1))
-    assert (page.title.text, page.title.side, page.tickvals) == ("score", "right", None)
+    assert (page.title.text, page.title.side, page.tickvals) == ("score", "top", None)
 
 
 @pytest.mark.parametrize("lo, hi, ticks", [

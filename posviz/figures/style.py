@@ -270,15 +270,15 @@ def heatmap(z, style: Style, *, x=None, y=None, diverging: bool = False, zmax: f
         if style.lecture and cells_across:
             size = min(size, int(360 / cells_across))  # cells ~600/cells_across px wide; "-9" needs ~0.6 em
         kw.update(texttemplate="%{z:" + fmt + "}", textfont=dict(size=max(size, 9)))
-    # On a slide the title stands above the bar: turned on its side beside 22-px tick labels, plotly set it
-    # over them ("score" on §1 slide 1) or past the figure's edge (§3 slide 4). And a few round ticks: a
-    # short slide panel's bar had five labels in 60 px, one on another (§4 slide 4)
-    bar = dict(title=dict(text=colorbar or "", side="right"), thickness=14)
+    # The title stands above the bar: turned on its side, plotly set it over the widest tick labels ("score"
+    # on "−0.5") or, in lecture type, past the figure's edge (§3 slide 4). On a slide, a few round ticks:
+    # a short panel's bar had five labels in 60 px, one on another (§4 slide 4)
+    bar = dict(title=dict(text=colorbar or "", side="top"), thickness=14)
     if style.lecture:
         finite = z[np.isfinite(z)]
         lo = kw.get("zmin") if kw.get("zmin") is not None else (float(finite.min()) if finite.size else 0.0)
         hi = kw.get("zmax") if kw.get("zmax") is not None else (float(finite.max()) if finite.size else 1.0)
-        bar = dict(bar, title=dict(text=colorbar or "", side="top"), tickvals=few_ticks(lo, hi))
+        bar["tickvals"] = few_ticks(lo, hi)
     return go.Heatmap(z=z, x=x, y=y, showscale=showscale, colorbar=bar, **kw)
 
 
