@@ -120,8 +120,9 @@ TARGET = {"text": '[data-testid="stMarkdownContainer"]'}
 
 def install(selector: str) -> str:
     """The latency benchmark's observer, on ``selector`` and on text changes too (Markdown's are)."""
+    element = "(m.target.nodeType === 3 ? m.target.parentElement : m.target)"  # a text node's element
     return (INSTALL.replace("'.js-plotly-plot'", repr(selector))
-            .replace("m.target.closest && m.target.closest(", "(m.target.nodeType === 3 ? m.target.parentElement : m.target).closest(")
+            .replace("m.target.closest && m.target.closest(", element + ".closest(")
             .replace("childList: true, attributes: true", "childList: true, attributes: true, characterData: true"))
 
 

@@ -236,7 +236,7 @@ def attention_factors(labels: list[str], values, colors: list[str], curve_s, cur
     """
     has_curve = curve_s is not None
     what = "logit multiplier (factor²)" if squared else "cos/sin multiplier"
-    split = ((0.0, 0.5, 0.64, 1.0) if style.lecture else (0.0, 0.52, 0.64, 1.0)) if has_curve else (0.0, 1.0, None, None)
+    split = (0.0, 0.5 if style.lecture else 0.52, 0.64, 1.0) if has_curve else (0.0, 1.0, None, None)
     v = np.asarray(values, dtype=np.float64)
     top = max(float(v.max()) if len(v) else 1.0, 1.0)
     traces = [go.Bar(x=labels, y=v, marker_color=colors, text=[f"{x:.4f}" for x in v], textposition="outside",

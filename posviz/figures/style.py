@@ -120,8 +120,10 @@ SLIDE_PLOT_PX = 840  # a lecture slide's figure column: 1280 px less the side co
 
 
 def two_lines(text: str) -> str:
-    """``text`` broken at the space nearest its middle."""
+    """``text`` broken at the space nearest its middle (unchanged without a space)."""
     spaces = [i for i, ch in enumerate(text) if ch == " "]
+    if not spaces:
+        return text
     cut = min(spaces, key=lambda i: abs(i - len(text) / 2))
     return text[:cut] + "<br>" + text[cut + 1:]
 
