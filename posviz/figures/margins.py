@@ -205,10 +205,10 @@ def _shared(axes: dict) -> dict[str, set[str]]:
 def fit(spec: dict, width: float) -> None:
     """Raise ``spec['layout']['margin']`` (a ``fig.to_dict()``) to what plotly's automargin will measure.
 
-    Not for a figure whose legend sits at its foot in container coordinates (``style.LEGEND_AT_FOOT``):
-    plotly adds that legend's height to the bottom margin after the first draw (``_reservedMargin``) and
-    draws again whatever the margins say, so there is nothing to gain, and room taken by an estimate
-    would only narrow the plot.
+    A legend at the figure's foot in container coordinates (``style.LEGEND_AT_FOOT``) gets its own
+    height added below the x axis: plotly reserves that height after the first draw
+    (``_reservedMargin``), less whatever the margin already holds beyond the axis labels' own push, so
+    a margin with room for both is not grown and the figure is drawn once.
 
     ``width``: the width the figure is likely drawn at, for the tick spacing and legend rows (a page
     column narrower than that makes crowded x labels turn, which this does not foresee).
@@ -221,8 +221,7 @@ def fit(spec: dict, width: float) -> None:
     axes = _axes(layout, traces)
     shared = _shared(axes)
     leg = layout.get("legend") or {}
-    if leg.get("yref") == "container" and leg.get("y", 1) <= 0.01 and layout.get("showlegend") is not False:
-        return  # plotly reserves such a legend's room after the first draw, and draws again whatever we set
+    foot = leg.get("yref") == "container" and leg.get("y", 1) <= 0.01 and layout.get("showlegend") is not False
     for name in sorted(axes):  # x before y: a y axis's length depends on the bottom margin
         axis = axes[name]
         if axis.get("visible") is False or axis.get("automargin") is False:
@@ -252,7 +251,10 @@ def fit(spec: dict, width: float) -> None:
                 last = max(text_px(labels[-1], tsize)[0] for labels in (shown, maybe) if labels)
                 need["r"] = max(need["r"], last / 2 - band + 6)
     _colorbar(traces, fs, width, need)
-    _legend(layout, traces, fs, width - need["l"] - need["r"], height - need["t"] - need["b"], need)
+    if foot:
+        need["b"] += _foot_legend_px(leg, traces, fs, width - need["l"] - need["r"])
+    else:
+        _legend(layout, traces, fs, width - need["l"] - need["r"], height - need["t"] - need["b"], need)
     layout["margin"] = {**m, **{side: int(math.ceil(v)) for side, v in need.items()}}
 
 
@@ -313,6 +315,44 @@ def _colorbar_ticks_px(trace: dict, fs: float) -> float:
         lo, hi = float(a.min()) if lo is None else lo, float(a.max()) if hi is None else hi
     labels = _linear_labels(float(lo), float(hi), 300, True)[0]
     return max((text_px(x, fs)[0] for x in labels), default=2.4 * fs)
+
+
+# ``fit`` is told one width (840 px); at 1280×720 pages draw figures ~820 px wide, in 14-px type, and
+# slides ~860, in 22-px type. A foot legend's rows turn on a few pixels, so they are counted at the width
+# the figure's type says: a row too many leaves white space on a slide, one too few costs a second draw.
+def _drawn_width(plot_w: float, fs: float) -> float:
+    return plot_w + (20 if fs >= 18 else -20)
+
+
+def _foot_legend_px(leg: dict, traces: list[dict], fs: float, plot_w: float) -> float:
+    """Height of a horizontal legend that plotly lays out within the plot's width (``_maxWidth``).
+
+    Measured on every page's foot legends: 11 px of padding and a row of 21 px at 14-px type (31.5 px
+    at 22). An entry is 40 px of symbol and gap, its text, and 5 px (``itemgap``). Legend groups
+    (``legendgroup``; plotly's default order is then "grouped") wrap a group at a time, each as wide
+    as its widest entry, 10 px apart (``tracegroupgap``). Ungrouped entries stay on one row if they
+    fit, else go into a grid of columns as wide as the widest entry (plotly's ``computeLegendDimensions``)."""
+    shown = [t for t in traces if t.get("showlegend") is not False and t.get("name")]
+    if not shown:
+        return 0.0
+    room, row_h, gap = _drawn_width(plot_w, fs), 1.5 * fs, leg.get("tracegroupgap", 10)
+    entry = [40 + text_px(t["name"], fs)[0] + 5 for t in shown]
+    if any(t.get("legendgroup") for t in shown) and "grouped" in leg.get("traceorder", "grouped"):
+        groups: dict = {}
+        for t, w in zip(shown, entry):
+            key = t.get("legendgroup") or id(t)
+            width, n = groups.get(key, (0.0, 0))
+            groups[key] = (max(width, w), n + 1)
+        height, tallest, x = 0.0, 0, 0.0
+        for width, n in groups.values():
+            if x > 0 and x + width > room:
+                height, x, tallest = height + tallest * row_h + gap, 0.0, 0
+            x, tallest = x + width, max(tallest, n)
+        return 11 + height + tallest * row_h
+    if sum(entry) - 5 < room:
+        return 11 + row_h
+    per_row = max(1, math.ceil((room + 5) / max(entry)) - 1)
+    return 11 + math.ceil(len(entry) / per_row) * row_h
 
 
 def _legend(layout: dict, traces: list[dict], fs: float, plot_w: float, plot_h: float, need: dict) -> None:
