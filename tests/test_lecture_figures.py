@@ -166,3 +166,17 @@ def test_pca_pair_in_lecture_type_has_short_titles_and_room_between_panels():
     big = absolute.projection_pair(pts, pts, ("a", "b"), style.LECTURE)
     assert normal.layout.yaxis2.title.text == "principal component 2" and big.layout.yaxis2.title.text == "PC 2"
     assert big.layout.xaxis2.domain[0] - big.layout.xaxis.domain[1] > normal.layout.xaxis2.domain[0] - normal.layout.xaxis.domain[1]
+
+
+@pytest.mark.parametrize("look", [style.NORMAL, style.LECTURE], ids=["normal", "lecture"])
+def test_lab_perplexity_axis_labels_only_2_and_5_between_decades_on_a_slide(look):
+    """On a 1280×720 slide the lab's perplexity axis is ~250 px tall for 1–2 decades, and plotly's
+    automatic log ticks labelled every digit: 9, 8, 7 and 6 ran into each other under 100."""
+    from types import SimpleNamespace
+
+    from posviz.figures import lab as lab_figs
+
+    row = SimpleNamespace(variant="rope", n_seeds=1, mean={64: 5.0, 128: 9.0, 256: 40.0, 512: 120.0})
+    fig = lab_figs.perplexity_by_length([row], {"rope": "RoPE"}, 64, look)
+    assert fig.layout.yaxis.type == "log"
+    assert fig.layout.yaxis.dtick == ("D2" if look.lecture else None)

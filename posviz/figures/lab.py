@@ -57,7 +57,9 @@ def perplexity_by_length(rows, labels: dict, train_len: int, style: Style, *, ex
     fig.add_annotation(xref="x", yref="paper", x=math.log10(train_len), y=1, text=f"trained at L = {train_len}",
                        showarrow=False, xanchor="left", yanchor="bottom", font=dict(size=style.font_size - 2))
     fig.update_xaxes(type="log", title="evaluation window (bytes)", tickvals=[train_len * f for f in (1, 2, 4, 8)])
-    fig.update_yaxes(type="log", title="perplexity (bytes, lower is better)")
+    # On a slide the plot is ~250 px tall for 1–2 decades: plotly then labels every digit (its "D1"),
+    # and 9, 8, 7, 6 ran into each other; 2 and 5 between the powers of ten stay apart.
+    fig.update_yaxes(type="log", title="perplexity (bytes, lower is better)", dtick="D2" if style.lecture else None)
     finish(fig, style, height=style.height + 140)
     fig.update_layout(LEGEND_AT_FOOT)  # long names: under the plot
     return fig
