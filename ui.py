@@ -69,26 +69,38 @@ def cached(fn):
     return st.cache_resource(show_spinner=False, max_entries=256)(fn)
 
 
-def _freeze_figures(value) -> None:
-    """Freeze every figure in what a cached view returns: a figure, ``(result, figure)`` or
+def _figures(value) -> list[go.Figure]:
+    """The figures in what a cached view returns, in order: a figure, ``(result, figure)`` or
     ``(result, (figure, figure))``."""
     if isinstance(value, go.Figure):
-        freeze(value)
-    elif type(value) is tuple:
-        for part in value:
-            _freeze_figures(part)
+        return [value]
+    return [f for part in value for f in _figures(part)] if type(value) is tuple else []
 
 
-def figure(fn: Callable) -> Callable:
+def _freeze_figures(value, column: float | tuple[float, ...] = 1.0) -> None:
+    """Freeze every figure in what a cached view returns; ``column``: the share of the page's figure
+    width each is drawn at (one for all, or one per figure in order)."""
+    figs = _figures(value)
+    shares = column if isinstance(column, tuple) else (column,) * len(figs)
+    for fig, share in zip(figs, shares):
+        freeze(fig, share)
+
+
+def figure(fn: Callable | None = None, *, column: float | tuple[float, ...] = 1.0) -> Callable:
     """Cache ``fn(*args, style)`` per argument tuple *and* lecture flag; callers omit ``style``.
 
     The figure style depends on lecture mode, so the flag must be part of the
     cache key; passing it here keeps every page from threading it by hand.
+    ``@ui.figure(column=3 / 5)``: the page draws the figure in a column that share of its width
+    (a tuple: one share per figure returned), so its margins are estimated at that width.
     """
+    if fn is None:
+        return lambda f: figure(f, column=column)
+
     @functools.wraps(fn)
     def with_flag(*args, lecture_on: bool, **kw):
         out = fn(*args, style=style_for(lecture_on), **kw)
-        _freeze_figures(out)  # built once here, sent on every rerun: serialize them once too
+        _freeze_figures(out, column)  # built once here, sent on every rerun: serialize them once too
         return out
 
     cached_fn = cached(with_flag)

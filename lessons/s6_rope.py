@@ -22,7 +22,7 @@ def count(n: int) -> str:
     return f"{n:,}"
 
 
-@ui.figure
+@ui.figure(column=3 / 5)
 def rotation_view(angle, length, m, pair, base, style):
     rot = rope.rotate_pair_demo(angle, length, m, pair, base, dim=PAIR_DIM)
     return rot, figs.pair_rotation(rot, style)

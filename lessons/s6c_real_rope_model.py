@@ -49,20 +49,20 @@ def runs(text: str) -> smollm.SentenceRuns:
     return smollm.compare(model(), text)
 
 
-@ui.figure
+@ui.figure(column=3 / 5)
 def map_view(text, mode, layer, head, sqrt_scale, style):
     view = runs(text).head(mode, layer, head)
     return view, figs.attention_map(view.probs, view.labels, style, title=view.title, sqrt_scale=sqrt_scale)
 
 
-@ui.figure
+@ui.figure(column=2 / 5)
 def grid_view(text, mode, metric, layer, head, style):
     grid = runs(text).grid(mode, metric)
     return grid, figs.head_summary(grid, style, metric=smollm.METRICS[metric], selected=(layer, head),
                                    zmax=None if metric == "distance" else 1.0)
 
 
-@ui.figure
+@ui.figure(column=(2 / 5, 3 / 5))
 def ablation_view(text, style):
     abl = runs(text).ablation
     return abl, (figs.perplexity_bars(abl, style),

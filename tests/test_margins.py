@@ -145,3 +145,51 @@ def test_frozen_figures_carry_the_fitted_margins():
     spec = fig.to_dict()
     margins.fit(spec, style.SLIDE_PLOT_PX)
     assert style.freeze(heat_figure(6)).to_dict()["layout"]["margin"] == spec["layout"]["margin"]
+
+
+def test_labels_turned_by_the_builder_get_their_height_and_their_reach_to_the_left():
+    """§7's word axes (−45°), §6b's method names (−20°), §6c's tokens (−90°): plotly turns them as told,
+    and they stand as tall as their width times the sine; the long ones near the left edge reach past the
+    plot by their width times the cosine (§6b: 83 px measured)."""
+    words = ["RoPE + Position interpolation (PI)", "NTK-aware", "YaRN", "because"]
+
+    def margin(angle):
+        fig = go.Figure([go.Bar(x=words, y=[1, 2, 3, 4])])
+        fig.update_xaxes(tickangle=angle)
+        spec = spec_of(style.finish(fig, style.NORMAL))
+        margins.fit(spec, 820)
+        return spec["layout"]["margin"]
+    flat, turned, upright = margin(None), margin(-45), margin(-90)
+    widest = margins.text_px(words[0], 14)[0]
+    one_line = 22 + 1.15 * 14  # what a row of flat labels needs (plotly would turn these by itself: more)
+    assert flat["b"] > one_line
+    assert turned["b"] == pytest.approx(22 + widest * 0.707 + 1.15 * 14 * 0.707 + 2, abs=3)
+    assert upright["b"] == pytest.approx(22 + widest + 3, abs=3)
+    half_step = (820 - 110) / len(words) / 2  # the first category's tick, from the plot's left edge
+    assert turned["l"] == pytest.approx(widest * 0.707 - half_step + 15, abs=3)  # the first label reaches left
+    assert margin(-20)["l"] == pytest.approx(widest * 0.940 - half_step + 12, abs=3)
+    assert upright["l"] < turned["l"]  # straight down: nothing reaches left
+
+
+def test_a_legend_set_higher_above_the_plot_pushes_the_top_margin_further():
+    def top(y):
+        fig = go.Figure([go.Scatter(x=[0, 1], y=[0, 1], name=n) for n in ("a", "b")])
+        fig = style.finish(fig, style.NORMAL)
+        fig.update_layout(legend=dict(y=y, yanchor="bottom", orientation="h"))
+        spec = spec_of(fig)
+        margins.fit(spec, 820)
+        return spec["layout"]["margin"]["t"]
+    assert top(1.096) - top(1.02) == pytest.approx(0.076 * (450 - 60), abs=12)  # §7's legend over panel titles
+
+
+def test_a_figure_frozen_for_a_narrower_column_counts_its_legend_rows_there():
+    names = ["tip at positions 0…m", "x at position 0", "rotated to position 6"]
+
+    def bottom(column):
+        fig = go.Figure([go.Scatter(x=[0, 1], y=[0, 1], name=n) for n in names])
+        fig = style.finish(fig, style.NORMAL)
+        fig.update_layout(style.LEGEND_AT_FOOT)
+        return style.freeze(fig, column).to_dict()["layout"]["margin"]["b"]
+    assert bottom(3 / 5) == pytest.approx(bottom(1.0) + 21, abs=1)  # §6's pair: two rows in its column
+    with pytest.raises(ValueError, match="column"):
+        bottom(0)

@@ -34,7 +34,7 @@ _EM = {**dict.fromkeys("0123456789", 0.636), " ": 0.318, ".": 0.318, ",": 0.318,
        "y": 0.592, "z": 0.525, "A": 0.684, "B": 0.686, "C": 0.698, "D": 0.77, "E": 0.632, "F": 0.575,
        "G": 0.775, "H": 0.752, "I": 0.295, "J": 0.295, "K": 0.656, "L": 0.557, "M": 0.863, "N": 0.748,
        "O": 0.787, "P": 0.603, "Q": 0.787, "R": 0.695, "S": 0.635, "T": 0.611, "U": 0.732, "V": 0.684,
-       "W": 0.989, "X": 0.685, "Y": 0.611, "Z": 0.685}
+       "W": 0.989, "X": 0.685, "Y": 0.611, "Z": 0.685, "\u200b": 0.0}  # zero-width space: repeated tokens
 _TAG = re.compile(r"<[^>]+>")
 _SUP = re.compile(r"<su[pb]>(.*?)</su[pb]>", re.S)
 EDGE = 0.02  # an axis whose panel starts within 2% of the figure's edge pushes that margin
@@ -246,7 +246,13 @@ def fit(spec: dict, width: float) -> None:
         elif letter == "x" and not far and at <= EDGE:
             title_h = (_title(axis).count("<br>") + 1) * 1.3 * fs if _title(axis) else 0.0
             need["b"] = max(need["b"], 22 + _tick_height(axis, shown, sizes, tsize, length) + title_h)
-            if shown and dom[1] >= 1 - EDGE:  # the last label hangs past the plot by up to half its width
+            angle = axis.get("tickangle")
+            turned = isinstance(angle, (int, float)) and not isinstance(angle, bool) and angle < 0
+            if shown and turned and dom[0] <= EDGE:  # turned by the builder: long labels reach left
+                turn, step = math.radians(-angle), length / len(shown) if not _numeric(shown[0]) else 0.0
+                reach = max(text_px(x, tsize)[0] * math.cos(turn) - (i + 0.5) * step for i, x in enumerate(shown))
+                need["l"] = max(need["l"], reach + 0.6 * tsize * math.sin(turn) + 9)  # §6b: 83 px measured
+            elif shown and dom[1] >= 1 - EDGE:  # the last label hangs past the plot by up to half its width
                 band = length / len(shown) / 2 if not _numeric(shown[-1]) else 0.0
                 last = max(text_px(labels[-1], tsize)[0] for labels in (shown, maybe) if labels)
                 need["r"] = max(need["r"], last / 2 - band + 6)
@@ -267,7 +273,12 @@ def _tick_height(axis: dict, shown: list[str], sizes: list, tsize: float, length
     (plotly turns them by 30°, or by 90° when even that leaves no room)."""
     rows = max((n for _, n in sizes), default=0)
     flat = rows * 1.15 * tsize
-    if not shown or axis.get("tickangle") not in (None, "auto"):
+    angle = axis.get("tickangle")
+    if shown and isinstance(angle, (int, float)) and not isinstance(angle, bool):  # turned by the builder
+        turn = math.radians(abs(angle))
+        widest = max(text_px(x, tsize)[0] for x in shown)
+        return widest * math.sin(turn) + flat * math.cos(turn) + 0.2 * tsize * math.sin(turn)
+    if not shown or angle not in (None, "auto"):
         return flat
     spacing = length / len(shown)
     widest = max(text_px(x, tsize)[0] for x in shown)
@@ -370,4 +381,4 @@ def _legend(layout: dict, traces: list[dict], fs: float, plot_w: float, plot_h: 
     # Entries that do not fit on one line go into a grid whose columns are as wide as the widest entry.
     widths = [42 + text_px(name, fs)[0] + 5 for name in names]
     rows = 1 if sum(widths) <= plot_w else math.ceil(len(widths) / max(1, int(plot_w // max(widths))))
-    need["t"] = max(need["t"], 23 + rows * 1.48 * fs + 0.02 * plot_h + 2)
+    need["t"] = max(need["t"], 23 + rows * 1.48 * fs + (leg.get("y", 1.02) - 1) * plot_h + 2)

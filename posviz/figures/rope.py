@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
-from .style import Style, arr, finish, subplots
+from .style import LEGEND_AT_FOOT, Style, arr, finish, subplots
 
 
 def _arrow(x: float, y: float, color: str, width: float, name: str, style: Style, **kw) -> go.Scatter:
@@ -67,10 +67,7 @@ def pair_rotation(rot, style: Style) -> go.Figure:
                      scaleanchor="x", scaleratio=1, constrain="domain")
     title = f"m·θ = {m * theta:.3f} rad ≡ {np.degrees(m * theta) % 360:.1f}°"
     fig = finish(fig, style, title, height=style.height if style.lecture else int(style.height * 1.3))
-    fig.update_layout(legend=dict(orientation="h", x=0.5, y=-0.27 if style.lecture else -0.15, xanchor="center",
-                                  yanchor="top"),
-                      margin=dict(b=10))
-    return fig
+    return fig.update_layout(LEGEND_AT_FOOT)  # under the x title; margins.fit makes room, so one draw
 
 
 def relative_scores(check, style: Style) -> go.Figure:

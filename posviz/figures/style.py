@@ -212,18 +212,21 @@ def _merge(into: dict, new: dict) -> None:
             into[key] = copy.deepcopy(value)
 
 
-def freeze(fig: go.Figure) -> go.Figure:
+def freeze(fig: go.Figure, column: float = 1.0) -> go.Figure:
     """Mark a finished figure as final: its ``to_dict()`` is computed once, here.
 
     ``st.plotly_chart`` calls ``to_dict()`` on every rerun (a deep copy of every
     trace, ~2 ms for a two-panel figure), also for a figure that came out of a
     cache unchanged. A frozen figure hands back the same dict each time. Only
     for figures nobody changes afterwards: the pages' cached figures (``ui.figure``). Its margins are
-    raised to what plotly's automargin will measure (``margins.fit``).
+    raised to what plotly's automargin will measure (``margins.fit``), for a figure as wide as the
+    page's figure column or, in a narrower column, ``column`` of it (two columns: 0.5).
     """
+    if not 0 < column <= 1:
+        raise ValueError(f"column must be a share of the figure column in (0, 1], got {column!r}")
     spec = fig.to_dict()
     try:
-        margins.fit(spec, SLIDE_PLOT_PX)  # so that the browser draws it once (see margins.py)
+        margins.fit(spec, SLIDE_PLOT_PX * column)  # so that the browser draws it once (see margins.py)
     except (ArithmeticError, ValueError, TypeError, KeyError, IndexError):
         pass  # only a speed-up: plotly's automargin still fits the figure, with a second draw
     object.__setattr__(fig, "to_dict", lambda: spec)
