@@ -304,7 +304,7 @@ MARGIN_STATE = """() => [...document.querySelectorAll('[data-testid="stMain"] .j
             foot: !!(fl.showlegend && fl.legend && fl.legend.yref === 'container' && fl.legend.y <= 0.01),
             constrained: Object.keys(fl).some(k => /^[xy]axis\\d*$/.test(k) && fl[k] && fl[k].scaleanchor)};
   })"""
-MAX_DRAWN_TWICE = 0.2  # measured 2026-12-02: 9 of 70 (foot legends counted); before posviz.figures.margins, 64 of 70
+MAX_DRAWN_TWICE = 0.15  # measured 2026-12-02: 5 of 70 (foot legends counted); before posviz.figures.margins, 64 of 70
 MAX_SPARE_PX = 30        # measured: at most 20 px more than plotly needs on the left or at the bottom
 
 

@@ -75,8 +75,8 @@ def test_a_colorbar_title_turned_on_its_side_gets_room_beside_the_tick_labels():
         margins.fit(spec, 860)
         return spec["layout"]["margin"]["r"]
 
-    signed = np.linspace(-1, 1, 64, dtype=np.float32).reshape(8, 8)  # ticks −1 … 1: "−0.5" is the widest
-    needed = 14 + margins.text_px("−0.5", 22)[0] + 1.36 * 22 + 28  # measured in Chromium: 125 px
+    signed = np.linspace(-1, 1, 64, dtype=np.float32).reshape(8, 8)  # a slide's ticks: −1, 0, 1
+    needed = 14 + margins.text_px("−1", 22)[0] + 1.36 * 22 + 28  # measured in Chromium: 119 px for "0.25"
     assert right_margin("value", signed) >= needed + 0.02 * (860 - 200)
     assert right_margin("value", signed) - right_margin("", signed) >= 20  # the turned title takes its own room
     assert right_margin("value", 100 * signed) > right_margin("value", signed)  # "−100" is wider than "−0.5"
@@ -161,10 +161,10 @@ def test_labels_turned_by_the_builder_get_their_height_and_their_reach_to_the_le
         return spec["layout"]["margin"]
     flat, turned, upright = margin(None), margin(-45), margin(-90)
     widest = margins.text_px(words[0], 14)[0]
-    one_line = 22 + 1.15 * 14  # what a row of flat labels needs (plotly would turn these by itself: more)
+    one_line = 24 + 1.15 * 14  # what a row of flat labels needs (plotly would turn these by itself: more)
     assert flat["b"] > one_line
-    assert turned["b"] == pytest.approx(22 + widest * 0.707 + 1.15 * 14 * 0.707 + 2, abs=3)
-    assert upright["b"] == pytest.approx(22 + widest + 3, abs=3)
+    assert turned["b"] == pytest.approx(24 + widest * 0.707 + 1.15 * 14 * 0.707 + 5, abs=3)
+    assert upright["b"] == pytest.approx(24 + widest + 6, abs=3)
     half_step = (820 - 110) / len(words) / 2  # the first category's tick, from the plot's left edge
     assert turned["l"] == pytest.approx(widest * 0.707 - half_step + 15, abs=3)  # the first label reaches left
     assert margin(-20)["l"] == pytest.approx(widest * 0.940 - half_step + 12, abs=3)
@@ -193,3 +193,28 @@ def test_a_figure_frozen_for_a_narrower_column_counts_its_legend_rows_there():
     assert bottom(3 / 5) == pytest.approx(bottom(1.0) + 21, abs=1)  # §6's pair: two rows in its column
     with pytest.raises(ValueError, match="column"):
         bottom(0)
+
+
+def test_colorbar_room_is_what_plotly_measured():
+    """Measured in Chromium at 1280×720: a heatmap's colorbar with its title on top pushes the margin by
+    the wider of 1.2 × title + 32 and bar + widest tick + 33 px ("bias b_ij" over −5…5: 101 px at 14-px
+    type, 137 at 22); a scatter's with its title on the side by bar + tick + 1.5 × type + 37 ("position"
+    over 0…500: 99 px at 14, 126 at 22). plotly then needs r = (push + 2% of the rest) / 1.02."""
+    def right(fig, look, width):
+        spec = spec_of(style.finish(fig, look))
+        margins.fit(spec, width)
+        m = spec["layout"]["margin"]
+        return m["r"], m["l"]
+
+    for look, push, width in ((style.NORMAL, 101, 820), (style.LECTURE, 137, 860)):
+        z = np.linspace(-5, 5, 36).reshape(6, 6)
+        r, left = right(go.Figure(style.heatmap(z, look, colorbar="bias b_ij", diverging=True)), look, width)
+        needed = (push + 0.02 * (width - left)) / 1.02
+        assert needed <= r <= needed + 8, (look.font_size, r, needed)
+    for look, push, width in ((style.NORMAL, 99, 820), (style.LECTURE, 126, 860)):
+        dots = go.Scatter(x=[0, 1, 2], y=[0, 1, 2], mode="markers",
+                          marker=dict(color=[0, 250, 500], showscale=True,
+                                      colorbar=dict(thickness=14, title=dict(text="position", side="right"))))
+        r, left = right(go.Figure(dots), look, width)
+        needed = (push + 0.02 * (width - left)) / 1.02
+        assert needed <= r <= needed + 12, (look.font_size, r, needed)

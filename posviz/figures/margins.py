@@ -245,7 +245,7 @@ def fit(spec: dict, width: float) -> None:
             need[side] = max(need[side], widest + 18.5 + 0.25 * tsize + log + _title_px(axis, fs))
         elif letter == "x" and not far and at <= EDGE:
             title_h = (_title(axis).count("<br>") + 1) * 1.3 * fs if _title(axis) else 0.0
-            need["b"] = max(need["b"], 22 + _tick_height(axis, shown, sizes, tsize, length) + title_h)
+            need["b"] = max(need["b"], 24 + _tick_height(axis, shown, sizes, tsize, length) + title_h)  # 22 was 1–2 px short on slides
             angle = axis.get("tickangle")
             turned = isinstance(angle, (int, float)) and not isinstance(angle, bool) and angle < 0
             if shown and turned and dom[0] <= EDGE:  # turned by the builder: long labels reach left
@@ -277,7 +277,7 @@ def _tick_height(axis: dict, shown: list[str], sizes: list, tsize: float, length
     if shown and isinstance(angle, (int, float)) and not isinstance(angle, bool):  # turned by the builder
         turn = math.radians(abs(angle))
         widest = max(text_px(x, tsize)[0] for x in shown)
-        return widest * math.sin(turn) + flat * math.cos(turn) + 0.2 * tsize * math.sin(turn)
+        return widest * math.sin(turn) + flat * math.cos(turn) + 0.2 * tsize * math.sin(turn) + 3  # slides: 1–2 px short
     if not shown or angle not in (None, "auto"):
         return flat
     spacing = length / len(shown)
@@ -289,42 +289,55 @@ def _tick_height(axis: dict, shown: list[str], sizes: list, tsize: float, length
 
 def _colorbar(traces: list[dict], fs: float, width: float, need: dict) -> None:
     """A colorbar (a heatmap's, or a scatter's markers') stands 2% of the plot's width right of it
-    (``x = 1.02``). Its own width: the bar, then tick labels and the title on its side (measured: 67 px
-    at 14 px type, 86 px at 22; 80 px for a heatmap's "bias b_ij" at 14 px).
+    (``x = 1.02``) and pushes the margin by its own width, measured on every page at 14- and 22-px type:
 
-    A title turned on its side (``side="right"``) is left out of plotly's own automargin: the margin
-    it grows to cuts such a title off (§3's "value" by 22 px on a slide). So for one, the estimate is
-    at least bar + widest tick label + the turned title's line + 28 px of padding (measured at 22 px
-    type: 125 px for "value" with "−0.5" ticks, 114 px for "position" with "100")."""
+    - title on top (``style.heatmap``): the wider of the title (its type 1.2× the figure's) + 32 px and
+      bar + widest tick label + 33 px ("bias b_ij": 101 px at 14-px type, 137 at 22);
+    - title turned on its side (``side="right"``): bar + widest tick label + 1.36 × type + 31 px for a
+      heatmap ("weight" over 0–1: 95 px at 14-px type, 119 at 22), 1.5 × type + 37 px for a scatter's
+      markers ("position" over 0–500: 99 px, 126). Plotly's own automargin leaves such a title out and
+      cut it off (§3's "value" by 22 px on a slide)."""
     for t in traces:
         marker = t.get("marker") or {}
         if t.get("type") == "heatmap" and t.get("showscale") is not False:
             cb = t.get("colorbar") or {}
-            title = text_px(_title(cb), fs)[0] if _title(cb) else 0.0  # a longer title turned on its side
         elif isinstance(marker, dict) and marker.get("showscale"):
-            cb, title = marker.get("colorbar") or {}, 0.0
+            cb = marker.get("colorbar") or {}
         else:
             continue
-        bar = cb.get("thickness") or 30
-        own = bar + max(34 + 2.4 * fs, 0.57 * title + 48)
+        bar, ticks = cb.get("thickness") or 30, _colorbar_ticks_px(t, cb, fs)
         side = (cb.get("title") or {}).get("side") if isinstance(cb.get("title"), dict) else None
-        if title and side == "right":
-            lines = _title(cb).count("<br>") + 1
-            own = max(own, bar + _colorbar_ticks_px(t, fs) + 1.36 * fs * lines + 28)
+        if _title(cb) and side == "right":
+            own = bar + ticks + (1.36 * fs + 31 if t.get("type") == "heatmap" else 1.5 * fs + 37)
+        else:
+            own = max(1.2 * text_px(_title(cb), fs)[0] + 32 if _title(cb) else 0.0, bar + ticks + 33)
         need["r"] = max(need["r"], own + 0.02 * (width - need["l"] - own) + 2)
 
 
-def _colorbar_ticks_px(trace: dict, fs: float) -> float:
-    """The widest tick label of a heatmap's colorbar: plotly's automatic ticks over [zmin, zmax]."""
-    lo, hi = trace.get("zmin"), trace.get("zmax")
-    if lo is None or hi is None:
-        z = trace.get("z")
-        a = _decode(z) if isinstance(z, dict) else np.array(z if z is not None else [], dtype=float)
-        a = a[np.isfinite(a)]
-        if not a.size:
-            return 2.4 * fs
-        lo, hi = float(a.min()) if lo is None else lo, float(a.max()) if hi is None else hi
-    labels = _linear_labels(float(lo), float(hi), 300, True)[0]
+def _colorbar_ticks_px(trace: dict, cb: dict, fs: float) -> float:
+    """The widest tick label of a colorbar: its own tick labels when the builder set them, else plotly's
+    automatic ticks over the colour range (a heatmap's zmin/zmax or z, a scatter's cmin/cmax or colours)."""
+    if cb.get("ticktext") is not None:
+        labels = [str(x) for x in cb["ticktext"]]
+    elif cb.get("tickvals") is not None:
+        vals = _decode(cb["tickvals"]) if isinstance(cb["tickvals"], dict) else cb["tickvals"]
+        labels = [_number(float(v), 3) for v in np.ravel(np.asarray(vals, dtype=float))]
+    else:
+        marker = trace.get("marker") if trace.get("type") != "heatmap" else None
+        src = marker if isinstance(marker, dict) else trace
+        key = "c" if src is marker else "z"
+        lo, hi = src.get(key + "min"), src.get(key + "max")
+        if lo is None or hi is None:
+            z = src.get("color" if src is marker else "z")
+            try:
+                a = _decode(z) if isinstance(z, dict) else np.array(z if z is not None else [], dtype=float)
+            except (TypeError, ValueError):  # colour names, not numbers
+                return 2.4 * fs
+            a = a[np.isfinite(a)]
+            if not a.size:
+                return 2.4 * fs
+            lo, hi = float(a.min()) if lo is None else lo, float(a.max()) if hi is None else hi
+        labels = _linear_labels(float(lo), float(hi), 300, True)[0]
     return max((text_px(x, fs)[0] for x in labels), default=2.4 * fs)
 
 

@@ -95,7 +95,7 @@ def bias_heads(table, row_values, bias, style: Style, *, row_title: str, heads_s
     t, b = arr(table), arr(bias)
     shown = min(heads_shown, b.shape[0])
     sufs, lay = _grid(style, 1 + shown, widths=[0.8] + [1.0] * shown,
-                      spacing=[0.1 if shown > 2 else 0.12] + [0.035] * (shown - 1),
+                      spacing=[0.15 if style.lecture else 0.1 if shown > 2 else 0.12] + [0.035] * (shown - 1),
                       titles=["table [rows, heads]"] + [f"head {h}" for h in range(shown)])
     zmax = _zmax(t, b[:shown])
     traces = [_on(heatmap(t, style, diverging=True, zmax=zmax, showscale=False, y=arr(row_values),
