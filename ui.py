@@ -81,7 +81,7 @@ def _freeze_figures(value, column: float | tuple[float, ...] = 1.0) -> None:
     """Freeze every figure in what a cached view returns; ``column``: the share of the page's figure
     width each is drawn at (one for all, or one per figure in order)."""
     figs = _figures(value)
-    shares = column if isinstance(column, tuple) else (column,) * len(figs)
+    shares = (*column, *(1.0,) * len(figs)) if isinstance(column, tuple) else (column,) * len(figs)
     for fig, share in zip(figs, shares):
         freeze(fig, share)
 
