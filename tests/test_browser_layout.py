@@ -109,13 +109,14 @@ def wait_quiet(page, quiet_s: float = 0.25, timeout_s: float = 30.0) -> None:
             last, since = now, time.monotonic()
 
 
-def slide_state(page, want: int | None = None, timeout_s: float = 30.0) -> dict:
+def slide_state(page, want: int | None = None, timeout_s: float = 30.0, figures: bool = False) -> dict:
     """Wait until slide ``want`` (if given) is the only one shown, its figures have settled at the height
-    the slide gives them and the page has stopped changing."""
+    the slide gives them and the page has stopped changing; with ``figures``, until it shows at least one
+    (between two runs a slide can stand idle before its figures arrive)."""
     deadline = time.monotonic() + timeout_s
     while True:
         state = page.evaluate(SLIDE_STATE)
-        if state["settled"] and (want is None or state["shown"] == [want]):
+        if state["settled"] and (want is None or state["shown"] == [want]) and (state["figures"] or not figures):
             wait_quiet(page, timeout_s=max(deadline - time.monotonic(), 1.0))
             again = page.evaluate(SLIDE_STATE)
             if again["figures"] == state["figures"] and again["settled"]:
@@ -235,7 +236,7 @@ def test_full_hd_scales_type_and_figure(server, open_tab):
     for name, viewport in (("hd", HD), ("full", FULL_HD)):
         page = open_tab(viewport)
         goto(page, f"{server.url}/{row.url_path}?lecture=true&slide=1")
-        state = slide_state(page, 1, timeout_s=60)
+        state = slide_state(page, 1, timeout_s=60, figures=True)
         fig = state["figures"][0]
         assert fig[2] <= viewport["width"] + 1 and fig[3] <= viewport["height"] + 1, (name, fig)
         root = page.evaluate("() => parseFloat(getComputedStyle(document.documentElement).fontSize)")
