@@ -308,7 +308,8 @@ def _colorbar(traces: list[dict], fs: float, width: float, need: dict) -> None:
         bar, ticks = cb.get("thickness") or 30, _colorbar_ticks_px(t, cb, fs)
         side = (cb.get("title") or {}).get("side") if isinstance(cb.get("title"), dict) else None
         if _title(cb) and side == "right":
-            own = bar + ticks + (1.36 * fs + 31 if t.get("type") == "heatmap" else 1.5 * fs + 37)
+            lines = _title(cb).count("<br>") + 1  # the turned title's lines stand side by side
+            own = bar + ticks + (1.36 * fs * lines + 31 if t.get("type") == "heatmap" else 1.5 * fs * lines + 37)
         else:
             own = max(1.2 * text_px(_title(cb), fs)[0] + 32 if _title(cb) else 0.0, bar + ticks + 33)
         need["r"] = max(need["r"], own + 0.02 * (width - need["l"] - own) + 2)
