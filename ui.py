@@ -24,7 +24,7 @@ from __future__ import annotations
 import functools
 import math
 import re
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -343,10 +343,7 @@ def check(verdict: Verdict) -> None:
 def table(data, label: str) -> None:
     """A table of numbers under a figure. On a slide it folds into an expander named ``label``: shown,
     it left §6b's angle chart ~110 px of a 720-px screen."""
-    if ui_slides.frame() is not None:
-        with st.expander(label, icon=":material/table:"):
-            st.dataframe(data, hide_index=True, width="stretch")
-    else:
+    with st.expander(label, icon=":material/table:") if ui_slides.frame() is not None else nullcontext():
         st.dataframe(data, hide_index=True, width="stretch")
 
 
