@@ -294,6 +294,8 @@ def plot(fig, key: str | None = None) -> None:
     f = ui_slides.frame()
     if f is not None and not f.shown:
         return
+    if "to_dict" not in vars(fig):  # not from a ``ui.figure`` view: fit and settle it here (``style.freeze``)
+        freeze(fig)
     fmt = EXPORT_FORMATS.get(st.session_state.get("export"), "png")
     config = {**PLOT_CONFIG, "toImageButtonOptions": {**EXPORT_SIZE, "format": fmt, "filename": "posviz-figure"}}
     st.plotly_chart(fig, theme=None, config=config, key=key, height="stretch" if f is not None else "content")

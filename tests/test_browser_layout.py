@@ -305,6 +305,21 @@ MARGIN_STATE = """() => [...document.querySelectorAll('[data-testid="stMain"] .j
             foot: !!(fl.showlegend && fl.legend && fl.legend.yref === 'container' && fl.legend.y <= 0.01),
             constrained: Object.keys(fl).some(k => /^[xy]axis\\d*$/.test(k) && fl[k] && fl[k].scaleanchor)};
   })"""
+# plotly sets ``emit`` on each plot's div when it first draws there, and every event passes through it: a
+# setter on the prototype wraps it, and each draw's ``calcdata`` (the computed traces) is recorded per div.
+# plotly computes a figure again only when something in it changed, with a new calcdata.
+CALC_SPY = """
+Object.defineProperty(HTMLDivElement.prototype, 'emit', {configurable: true, get() { return undefined; },
+  set(fn) {
+    const gd = this;
+    Object.defineProperty(gd, 'emit', {configurable: true, writable: true, value: function (ev) {
+      if (ev === 'plotly_afterplot' && gd.calcdata) (gd.__calcs = gd.__calcs || new Set()).add(gd.calcdata);
+      return fn.apply(this, arguments);
+    }});
+  }});
+"""
+CALCS = """() => [...document.querySelectorAll('[data-testid="stMain"] .js-plotly-plot')]
+  .filter(gd => gd._fullLayout && gd.getBoundingClientRect().width > 0).map(gd => gd.__calcs ? gd.__calcs.size : 0)"""
 MAX_DRAWN_TWICE = 0.15  # measured 2026-12-02: 5 of 70 (foot legends counted); before posviz.figures.margins, 64 of 70
 MAX_SPARE_PX = 30        # measured: at most 20 px more than plotly needs on the left or at the bottom
 
@@ -316,12 +331,16 @@ def test_figures_are_drawn_once_without_wide_margins(server, open_tab):
     are drawn once, those with a legend at their foot in container coordinates too (plotly's reserved room
     for it counts as needed). And no margin is much wider than needed (white space the estimate put there)."""
     page = open_tab(HD)
-    figures, twice, spare = 0, [], []
+    page.add_init_script(CALC_SPY)
+    figures, twice, spare, computed_again = 0, [], [], []
     for row in [p for p in PAGES if p.path.exists() and apptools.page_has_figures(p)]:
         goto(page, f"{server.url}/{row.url_path}")
         page.wait_for_function("() => [...document.querySelectorAll('.js-plotly-plot')]"
                                ".every(e => e.querySelector('.main-svg'))", timeout=30_000)
         page.wait_for_timeout(500)
+        for i, n in enumerate(page.evaluate(CALCS)):
+            if n != 1:
+                computed_again.append(f"/{row.url_path} figure {i + 1}: {n} computations")
         for i, f in enumerate(page.evaluate(MARGIN_STATE)):
             figures += 1
             if f["grown"]:
@@ -332,6 +351,10 @@ def test_figures_are_drawn_once_without_wide_margins(server, open_tab):
                     spare.append(f"/{row.url_path} figure {i + 1}: margin {side} = {f['base'][side]} px, "
                                  f"plotly needs {f['need'][side]:.0f}")
     assert figures > 40, f"only {figures} figures found"
+    # Streamlit's chart copies each new figure into its state right after drawing it, and plotly.react then
+    # recomputed the whole figure whenever the copy held a template, typed arrays, or no data revision
+    # (``style.settle_for_streamlit``): every figure was computed and drawn twice.
+    assert not computed_again, "figures plotly computed more than once:\n- " + "\n- ".join(computed_again)
     assert len(twice) <= MAX_DRAWN_TWICE * figures, \
         f"{len(twice)} of {figures} figures drawn twice:\n- " + "\n- ".join(twice)
     assert not spare, "margins much wider than their contents need:\n- " + "\n- ".join(spare)

@@ -203,15 +203,84 @@ def test_frozen_figure_serializes_once_and_stays_whole():
     fig = style.finish(go.Figure(go.Scatter(x=[0, 1], y=[2, 3])), style.NORMAL, "frozen")
     before = fig.to_dict()
     style.margins.fit(before, style.SLIDE_PLOT_PX)  # freezing fits the margins too (tests/test_margins.py)
+    style.settle_for_streamlit(before)  # and settles it for Streamlit's chart (below)
     frozen = style.freeze(fig)
-    assert frozen is fig and fig.to_dict() == before
-    assert fig.to_dict() is fig.to_dict()  # no deep copy per call
-    assert fig.data[0].y == (2, 3) and fig.layout.title.text == "frozen"  # still a figure to read
     import plotly.io
     import plotly.tools
 
+    assert frozen is fig and plotly.io.to_json(fig.to_dict(), validate=False) == plotly.io.to_json(before, validate=False)
+    assert fig.to_dict() is fig.to_dict()  # no deep copy per call
+    assert fig.data[0].y == (2, 3) and fig.layout.title.text == "frozen"  # still a figure to read
     as_streamlit_sends = plotly.io.to_json(plotly.tools.return_figure_from_figure_or_data(fig, True), validate=False)
-    assert json.loads(as_streamlit_sends) == json.loads(go.Figure(before).to_json())
+    assert as_streamlit_sends == plotly.io.to_json(before, validate=False)
+
+
+# -- settled for Streamlit's chart: what its JSON copy on mount cannot tell from what plotly drew -------------
+
+def _sent(fig: go.Figure) -> dict:
+    """The figure as the browser receives it from ``st.plotly_chart`` after ``freeze``."""
+    import plotly.io
+    return json.loads(plotly.io.to_json(style.freeze(fig), validate=False))
+
+
+def test_settled_figure_has_no_template_and_every_axis_keeps_its_settings():
+    fig = style.subplots(1, 2).add_trace(go.Scatter(x=[0, 1], y=[1, 0]), row=1, col=2)
+    fig.add_trace(go.Scatter(x=[0, 1], y=[0, 1], xaxis="x3", yaxis="y3"))  # an axis only a trace names
+    fig = style.finish(fig, style.NORMAL, "t")
+    fig.update_xaxes(gridcolor="#123456", selector=dict(anchor="y2"))  # the figure's own value wins
+    fig.update_yaxes(title=dict(text="own"), selector=dict(anchor="x"))
+    template = style.TEMPLATE.layout.to_plotly_json()
+    layout = _sent(fig)["layout"]
+    assert "template" not in layout and layout["datarevision"] == 0
+    for name in ("xaxis", "xaxis2", "xaxis3", "yaxis", "yaxis2", "yaxis3"):
+        for key, value in template[name[:5]].items():
+            if key == "title":
+                assert layout[name]["title"]["standoff"] == value["standoff"], name
+            elif (name, key) != ("xaxis2", "gridcolor"):
+                assert layout[name][key] == value, (name, key)
+    assert layout["xaxis2"]["gridcolor"] == "#123456" and layout["yaxis"]["title"]["text"] == "own"
+    assert layout["paper_bgcolor"] == layout["plot_bgcolor"] == "white" and layout["hovermode"] == "closest"
+
+
+def test_a_template_with_trace_defaults_is_left_as_it_is():
+    spec = go.Figure(go.Scatter(y=[1, 2]), layout=dict(template="plotly_dark")).to_dict()
+    assert style.settle_for_streamlit(spec)["layout"]["template"]["data"]
+
+
+def test_settled_arrays_are_plain_lists_with_the_same_values():
+    """plotly's typed arrays ({"dtype", "bdata"}) would be new objects in Streamlit's copy: plotly recomputes."""
+    x = np.arange(300, dtype=np.int64)
+    y = np.linspace(-3, 3, 300).astype(np.float32) ** 3
+    z = np.random.default_rng(0).normal(size=(20, 30)) / 7
+    fig = style.subplots(1, 2)
+    fig.add_trace(go.Scatter(x=x, y=y, marker=dict(color=y)), row=1, col=1)
+    fig.add_trace(go.Heatmap(z=z), row=1, col=2)
+    fig.add_trace(go.Heatmap(z=z, texttemplate="%{z:.3f}"), row=1, col=2)
+    data = _sent(style.finish(fig, style.NORMAL))["data"]
+    assert "bdata" not in json.dumps(data)
+    assert data[0]["x"] == x.tolist()
+    np.testing.assert_array_equal(np.float32(data[0]["y"]), y)  # float32 goes in its short form, exactly
+    np.testing.assert_array_equal(np.float32(data[0]["marker"]["color"]), y)
+    np.testing.assert_allclose(data[1]["z"], z, rtol=5e-4, atol=0)  # a heatmap's cells: 4 significant digits
+    assert max(len(repr(v)) for row in data[1]["z"] for v in row) <= len("-0.0001234")
+    np.testing.assert_array_equal(data[2]["z"], z)  # numbers written in the cells stay exact
+
+
+@pytest.mark.parametrize("value,digits,expected", [
+    (0.65433776, 4, 0.6543), (-0.65437, 4, -0.6544), (123456.7, 4, 123500.0), (1.23456e-5, 3, 1.23e-5),
+    (9.99996, 4, 10.0), (0.0, 4, 0.0), (-2.5e-300, 2, -2.5e-300)])
+def test_significant_digits(value, digits, expected):
+    got = style.significant(np.array([value]), digits)[0]
+    assert got == pytest.approx(expected, rel=1e-12)
+
+
+def test_significant_keeps_dtype_gaps_and_integers():
+    a = np.array([np.nan, np.inf, -np.inf, 1.23456], dtype=np.float32)
+    got = style.significant(a, 3)
+    assert got.dtype == np.float32 and np.isnan(got[0]) and got[1] == np.inf and got[2] == -np.inf
+    assert got[3] == np.float32(1.23)
+    ints = np.array([123456, 7])
+    assert style.significant(ints, 2) is ints
 
 
 def _battery():

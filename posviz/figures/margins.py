@@ -99,7 +99,7 @@ def _log_labels(lo: float, hi: float) -> list[str]:
     return labels
 
 
-def _decode(typed: dict) -> np.ndarray:
+def decode_typed(typed: dict) -> np.ndarray:
     """plotly's typed-array form of a numpy array, back to numpy."""
     a = np.frombuffer(base64.b64decode(typed["bdata"]), dtype=np.dtype(typed["dtype"]))
     shape = typed.get("shape")
@@ -111,12 +111,12 @@ def _values(trace: dict, letter: str) -> np.ndarray | list | None:
     v = trace.get(letter)
     kind = trace.get("type", "scatter")
     if v is None and kind == "heatmap" and trace.get("z") is not None:
-        z = _decode(trace["z"]) if isinstance(trace["z"], dict) else np.asarray(trace["z"])
+        z = decode_typed(trace["z"]) if isinstance(trace["z"], dict) else np.asarray(trace["z"])
         v = np.arange(z.shape[1 if letter == "x" else 0]) if z.ndim == 2 else None
     if v is None:
         return None
     if isinstance(v, dict):  # plotly's typed-array form: {"dtype", "bdata" (base64), "shape"}
-        v = _decode(v)
+        v = decode_typed(v)
     if kind == "bar" and letter == ("y" if trace.get("orientation") != "h" else "x"):
         v = np.append(np.asarray(v, dtype=float), 0.0)
     return v
@@ -129,7 +129,7 @@ def _axis_labels(name: str, axis: dict, traces: list[dict], length_px: float,
     if axis.get("ticktext") is not None:
         return [str(t) for t in axis["ticktext"]], []
     if axis.get("tickvals") is not None:
-        vals = _decode(axis["tickvals"]) if isinstance(axis["tickvals"], dict) else axis["tickvals"]
+        vals = decode_typed(axis["tickvals"]) if isinstance(axis["tickvals"], dict) else axis["tickvals"]
         return [_number(float(v), 3) for v in np.ravel(np.asarray(vals, dtype=float))], []
     letter, refs = name[0], shared
     values = [v for t in traces if t.get(letter + "axis", letter) in refs for v in [_values(t, letter)] if v is not None]
@@ -321,7 +321,7 @@ def _colorbar_ticks_px(trace: dict, cb: dict, fs: float) -> float:
     if cb.get("ticktext") is not None:
         labels = [str(x) for x in cb["ticktext"]]
     elif cb.get("tickvals") is not None:
-        vals = _decode(cb["tickvals"]) if isinstance(cb["tickvals"], dict) else cb["tickvals"]
+        vals = decode_typed(cb["tickvals"]) if isinstance(cb["tickvals"], dict) else cb["tickvals"]
         labels = [_number(float(v), 3) for v in np.ravel(np.asarray(vals, dtype=float))]
     else:
         marker = trace.get("marker") if trace.get("type") != "heatmap" else None
@@ -331,7 +331,7 @@ def _colorbar_ticks_px(trace: dict, cb: dict, fs: float) -> float:
         if lo is None or hi is None:
             z = src.get("color" if src is marker else "z")
             try:
-                a = _decode(z) if isinstance(z, dict) else np.array(z if z is not None else [], dtype=float)
+                a = decode_typed(z) if isinstance(z, dict) else np.array(z if z is not None else [], dtype=float)
             except (TypeError, ValueError):  # colour names, not numbers
                 return 2.4 * fs
             a = a[np.isfinite(a)]

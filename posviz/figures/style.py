@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import math
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -229,8 +230,91 @@ def freeze(fig: go.Figure, column: float = 1.0) -> go.Figure:
         margins.fit(spec, SLIDE_PLOT_PX * column)  # so that the browser draws it once (see margins.py)
     except (ArithmeticError, ValueError, TypeError, KeyError, IndexError):
         pass  # only a speed-up: plotly's automargin still fits the figure, with a second draw
+    settle_for_streamlit(spec)
     object.__setattr__(fig, "to_dict", lambda: spec)
     return fig
+
+
+def settle_for_streamlit(spec: dict) -> dict:
+    """Make a figure dict that Streamlit's chart draws once, not twice; returns ``spec``, changed in place.
+
+    Right after it mounts a new figure, Streamlit's chart (1.67, ``PlotlyChart.tsx``) stores a JSON copy
+    of it in its state to apply its theme, and ``Plotly.react`` compares that copy with what it just drew.
+    Three things in a copy look new to that comparison, and each makes plotly compute and draw the whole
+    figure again (~40 ms for §8's three panels here): a template (compared by identity), plotly's typed
+    arrays (``{"dtype", "bdata"}`` objects, compared by identity), and any data array while
+    ``layout.datarevision`` is unset (plotly.js's rule for ``react``: without a data revision, a new
+    array object means new data). So the template's few settings are written into the layout, arrays go
+    as plain JSON lists (orjson writes numpy arrays directly; float32 keeps its short form), and the
+    data revision is fixed: a changed figure is always a new chart element in Streamlit, never an update.
+    """
+    _inline_template(spec)
+    _plain_arrays(spec)
+    for trace in spec.get("data", []):
+        if trace.get("type") == "heatmap" and "texttemplate" not in trace and isinstance(trace.get("z"), np.ndarray):
+            trace["z"] = significant(trace["z"], HEATMAP_DIGITS)
+    spec.setdefault("layout", {}).setdefault("datarevision", 0)
+    return spec
+
+
+# A heatmap cell's colour resolves far less than this, and its hover shows the value to 4 digits; as JSON
+# text each of up to 2 × 128 × 128 cells (§4's maps) then takes ~7 characters instead of ~12.
+HEATMAP_DIGITS = 4
+
+
+def significant(a: np.ndarray, digits: int) -> np.ndarray:
+    """``a`` rounded to ``digits`` significant digits, in its own dtype (nan and inf stay as they are)."""
+    if a.dtype.kind != "f":
+        return a
+    x = a.astype(np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        magnitude = np.floor(np.log10(np.abs(x)))
+    scale = 10.0 ** (digits - 1 - np.where(np.isfinite(magnitude), magnitude, 0.0))
+    return np.where(np.isfinite(x), np.round(x * scale) / scale, x).astype(a.dtype)
+
+
+_CARTESIAN = {"scatter", "bar", "heatmap", "histogram", "box", "violin", "contour", "scattergl", "histogram2d"}
+
+
+def _inline_template(spec: dict) -> None:
+    """Write a layout-only template's settings into the layout, under what the figure sets itself, and drop it.
+
+    plotly applies ``template.layout.xaxis`` to every x axis (``xaxis2``…), those that only traces name
+    included. A template with trace defaults stays as it is (posviz's has none)."""
+    layout = spec.setdefault("layout", {})
+    template = layout.get("template")
+    if not isinstance(template, dict) or set(template) - {"layout"}:
+        return
+    axes = {k for k in layout if re.fullmatch(r"[xy]axis\d*", k)}
+    for trace in spec.get("data", []):
+        if trace.get("type", "scatter") in _CARTESIAN:
+            for letter in "xy":
+                ref = trace.get(f"{letter}axis", letter)
+                axes.add(f"{letter}axis{ref[1:]}")
+    for key, value in template.get("layout", {}).items():
+        for target in sorted(a for a in axes if a[:5] == key) if key in ("xaxis", "yaxis") else [key]:
+            layout[target] = _under(layout.get(target), value)
+    del layout["template"]
+
+
+def _under(own, default):
+    """``own`` with ``default`` filling what it leaves unset (dicts merged all the way down)."""
+    if own is None:
+        return copy.deepcopy(default)
+    if isinstance(own, dict) and isinstance(default, dict):
+        return {**{k: _under(own.get(k), v) for k, v in default.items()},
+                **{k: v for k, v in own.items() if k not in default}}
+    return own
+
+
+def _plain_arrays(value) -> None:
+    """plotly's typed arrays (``{"dtype", "bdata", "shape"}``) back to numpy, in place, all the way down."""
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, item in items:
+        if isinstance(item, dict) and "bdata" in item and "dtype" in item:
+            value[key] = np.ascontiguousarray(margins.decode_typed(item))
+        elif isinstance(item, (dict, list)):
+            _plain_arrays(item)
 
 
 def downsample(z: np.ndarray, max_cells: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
