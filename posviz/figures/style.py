@@ -293,18 +293,12 @@ def _inline_template(spec: dict) -> None:
                 axes.add(f"{letter}axis{ref[1:]}")
     for key, value in template.get("layout", {}).items():
         for target in sorted(a for a in axes if a[:5] == key) if key in ("xaxis", "yaxis") else [key]:
-            layout[target] = _under(layout.get(target), value)
+            own = layout.get(target)
+            if own is None or isinstance(own, dict) and isinstance(value, dict):
+                layout[target] = copy.deepcopy(value)  # the template's value, under the figure's own
+                if own is not None:
+                    _merge(layout[target], own)
     del layout["template"]
-
-
-def _under(own, default):
-    """``own`` with ``default`` filling what it leaves unset (dicts merged all the way down)."""
-    if own is None:
-        return copy.deepcopy(default)
-    if isinstance(own, dict) and isinstance(default, dict):
-        return {**{k: _under(own.get(k), v) for k, v in default.items()},
-                **{k: v for k, v in own.items() if k not in default}}
-    return own
 
 
 def _plain_arrays(value) -> None:
