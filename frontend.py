@@ -1,4 +1,4 @@
-"""Serve Streamlit's frontend with plotly.js started early (``serve.py`` installs it).
+"""Serve Streamlit's frontend with plotly.js started early and each chart drawn once (``serve.py`` installs it).
 
 Streamlit loads its plotly.js chunk (4.7 MB) only when the first chart
 arrives, and evaluating it takes the browser's main thread for ~1.1 s on the
@@ -6,17 +6,34 @@ development machine: on a lecturer's first click that second comes after the
 server's first run, in series. Every posviz page draws plotly charts, so the
 page Streamlit serves here starts that import as soon as the websocket to the
 server opens, while the server runs the page's script: the evaluation overlaps
-the wait instead of following it. Everything else is Streamlit's own files:
-the overlay folder links to them, and only ``index.html`` gains a few lines.
+the wait instead of following it.
+
+Streamlit's chart also drew every new figure two or three times. It mounts
+the plot before its frame has measured its width, so plotly draws it once,
+hidden, at no width, and again when the width arrives. And it copies the figure
+through JSON twice: once for its first state and once more right after
+mounting, in an effect that re-applies the theme; the second copy is a new
+object, so ``Plotly.react`` runs over the figure it has just drawn (10-15 ms of
+defaults a figure, plus the copy: ~37 string passes over the whole spec). With
+``theme=None``, as posviz sends every chart, neither copy changes anything: it
+only swaps Streamlit's colour placeholders (``#0000nn``) for plotly's defaults.
+The overlay's chart chunk (``PATCHES``) shows a blank block of the figure's
+height until the width is known, and skips both copies when the spec holds no
+placeholder and the theme is not Streamlit's. A Streamlit release whose chunk
+does not match the patches exactly gets its own file unchanged.
+
+Everything else is Streamlit's own files: the overlay folder links to them.
 """
 
 from __future__ import annotations
 
 import atexit
 import os
+import re
 import shutil
 import tempfile
 from pathlib import Path
+from typing import NamedTuple
 
 MARK = "<!-- posviz: plotly.js early -->"
 
@@ -39,6 +56,64 @@ _SNIPPET = """{mark}
 """
 
 
+class Patch(NamedTuple):
+    """One change to a chunk of Streamlit 1.67's minified frontend: ``pattern`` must match exactly once.
+
+    Names are captured, not assumed, so a rebuild of the same source still matches.
+    """
+
+    chunk: str  # the chunk's name before its hash: static/js/<chunk>.<hash>.js
+    why: str
+    pattern: re.Pattern
+    replacement: str
+
+
+PATCHES = (
+    Patch("PlotlyChart", "first state: the parsed spec itself, not a JSON copy of it, when the copy would change nothing",
+          re.compile(r"return (?P<s>\w+)\?(?P<ve>\w+)\((?P=s)\):(?P<le>\w+)\((?P<o>\w+),(?P<e>\w+)\.theme,(?P<c>\w+)\)\}"),
+          r"return \g<s>?\g<ve>(\g<s>):(\g<e>.theme!==`streamlit`&&!\g<e>.spec.includes(`#0000`)"
+          r"?\g<o>:\g<le>(\g<o>,\g<e>.theme,\g<c>))}"),
+    Patch("PlotlyChart", "theme effect: keep the state (no second Plotly.react) unless the theme is Streamlit's",
+          re.compile(r"\(\(\)=>\{(?P<f>\w+)\((?P<t>\w+)=>(?P<le>\w+)\((?P=t),(?P<e>\w+)\.theme,(?P<c>\w+)\)\)\},"
+                     r"\[(?P=e)\.id,(?P=c),(?P=e)\.theme\]\)"),
+          r"(()=>{\g<f>(\g<t>=>\g<e>.theme===`streamlit`?\g<le>(\g<t>,\g<e>.theme,\g<c>):\g<t>)},"
+          r"[\g<e>.id,\g<c>,\g<e>.theme])"),
+    Patch("PlotlyChart", "no plot before its width is measured: a blank block of its height, not a hidden draw thrown away",
+          re.compile(r"children:(?P<h>\w+)\((?P<plot>\w+),\{data:(?P<n>\w+)\.data,layout:(?P=n)\.layout,"),
+          r"children:\g<n>.layout.width===void 0?\g<h>(`div`,{style:{height:\g<n>.layout.height??450}}):"
+          r"\g<h>(\g<plot>,{data:\g<n>.data,layout:\g<n>.layout,"),
+)
+
+
+def patched(source: str, patches) -> str | None:
+    """``source`` with each of ``patches`` applied; None unless each matches exactly once."""
+    for patch in patches:
+        source, n = patch.pattern.subn(patch.replacement, source)
+        if n != 1:
+            return None
+    return source
+
+
+def patched_chunks(static_dir: Path, names=None) -> dict[Path, str]:
+    """The rewritten text of each chunk whose patches all match (path relative to ``static_dir``).
+
+    ``names`` limits it to those chunks (None: all). A chunk whose patches do not match exactly one of
+    its files (another Streamlit release) is left as Streamlit ships it.
+    """
+    out = {}
+    for chunk in dict.fromkeys(p.chunk for p in PATCHES):
+        if names is not None and chunk not in names:
+            continue
+        mine = [p for p in PATCHES if p.chunk == chunk]
+        done = {}
+        for path in sorted((static_dir / "static" / "js").glob(f"{chunk}.*.js")):
+            if path.name.count(".") == 2 and (text := patched(path.read_text(encoding="utf-8"), mine)) is not None:
+                done[path.relative_to(static_dir)] = text
+        if len(done) == 1:
+            out.update(done)
+    return out
+
+
 def plotly_chunk(static_dir: Path) -> str | None:
     """The file name of Streamlit's plotly chart chunk (its hash changes with each release), or None."""
     found = sorted(p.name for p in (static_dir / "static" / "js").glob("PlotlyChart.*.js"))
@@ -52,22 +127,35 @@ def with_early_plotly(index_html: str, chunk: str) -> str:
     return index_html.replace("</head>", _SNIPPET.format(mark=MARK, chunk=chunk) + "  </head>", 1)
 
 
-def overlay(static_dir: Path, into: Path) -> Path | None:
+def overlay(static_dir: Path, into: Path, *, patch=None) -> Path | None:
     """Build in ``into`` a folder that serves ``static_dir`` with the early import; None if it cannot.
 
-    Every entry but ``index.html`` is a symbolic link to Streamlit's own (Streamlit's static file
-    handler follows links), so the overlay costs a few dozen links and never goes stale within a run.
+    ``patch`` names the chunks to rewrite with ``PATCHES`` (None: all of them; empty: none). Every
+    entry but the rewritten ones (``index.html`` and the patched chunks) is a symbolic link to
+    Streamlit's own (Streamlit's static file handler follows links), so the overlay costs a few
+    dozen links and never goes stale within a run.
     """
     chunk = plotly_chunk(static_dir)
     index = static_dir / "index.html"
     if chunk is None or not index.is_file():
         return None
-    into.mkdir(parents=True, exist_ok=True)
-    for entry in static_dir.iterdir():
-        if entry.name != "index.html":
-            (into / entry.name).symlink_to(entry)
-    (into / "index.html").write_text(with_early_plotly(index.read_text(encoding="utf-8"), chunk), encoding="utf-8")
+    rewritten = {Path("index.html"): with_early_plotly(index.read_text(encoding="utf-8"), chunk),
+                 **patched_chunks(static_dir, patch)}
+    _mirror(static_dir, into, Path(), rewritten)
     return into
+
+
+def _mirror(src: Path, dst: Path, rel: Path, rewritten: dict[Path, str]) -> None:
+    """``dst`` as links to ``src``'s entries, except the ``rewritten`` files (and the folders above them)."""
+    dst.mkdir(parents=True, exist_ok=True)
+    for entry in src.iterdir():
+        path = rel / entry.name
+        if path in rewritten:
+            (dst / entry.name).write_text(rewritten[path], encoding="utf-8")
+        elif any(path in p.parents for p in rewritten):
+            _mirror(entry, dst / entry.name, path, rewritten)
+        else:
+            (dst / entry.name).symlink_to(entry)
 
 
 def install() -> bool:
@@ -82,7 +170,8 @@ def install() -> bool:
     tmp = Path(tempfile.mkdtemp(prefix="posviz-static-"))
     atexit.register(shutil.rmtree, tmp, ignore_errors=True)
     try:
-        served = overlay(own, tmp / "static")
+        chosen = os.environ.get("POSVIZ_FRONTEND_PATCHES", "all")  # "all", "none", or chunk names ("PlotlyChart")
+        served = overlay(own, tmp / "static", patch=None if chosen == "all" else set(chosen.split(",")) - {"none"})
     except OSError:
         served = None
     if served is None:

@@ -1,5 +1,6 @@
-"""frontend.py: Streamlit's page, served with plotly.js imported once the websocket opens."""
+"""frontend.py: Streamlit's page, served with plotly.js imported once the websocket opens and charts drawn once."""
 
+import re
 from pathlib import Path
 
 import pytest
@@ -27,18 +28,69 @@ def test_snippet_goes_into_the_head_once_and_keeps_the_page():
     assert frontend.with_early_plotly("<p>no head</p>", "PlotlyChart.abc.js") == "<p>no head</p>"
 
 
-def test_overlay_links_every_file_and_rewrites_only_the_index(tmp_path):
+CHART = Path("static", "js", frontend.plotly_chunk(STREAMLIT_STATIC))
+
+
+def chart_patches():
+    return [p for p in frontend.PATCHES if p.chunk == "PlotlyChart"]
+
+
+def test_overlay_links_every_file_and_rewrites_only_the_index_and_the_chart(tmp_path):
     served = frontend.overlay(STREAMLIT_STATIC, tmp_path / "static")
     assert served is not None
-    names = {p.name for p in STREAMLIT_STATIC.iterdir()}
-    assert {p.name for p in served.iterdir()} == names
-    for p in served.iterdir():
-        if p.name == "index.html":
-            assert not p.is_symlink() and frontend.MARK in p.read_text()
-        else:
-            assert p.is_symlink() and p.resolve() == (STREAMLIT_STATIC / p.name).resolve()
-    chunk = frontend.plotly_chunk(STREAMLIT_STATIC)
-    assert (served / "static" / "js" / chunk).is_file()
+    rewritten = {Path("index.html"), CHART}
+    files = {p.relative_to(STREAMLIT_STATIC) for p in STREAMLIT_STATIC.rglob("*") if p.is_file()}
+    for rel in files:
+        mine = served / rel
+        assert mine.is_file(), rel
+        if rel in rewritten:
+            assert not mine.is_symlink()
+        else:  # a link itself, or inside a linked folder
+            assert mine.resolve() == (STREAMLIT_STATIC / rel).resolve(), rel
+    assert frontend.MARK in (served / "index.html").read_text()
+    assert (served / CHART).read_text() == frontend.patched((STREAMLIT_STATIC / CHART).read_text(), chart_patches())
+    unpatched = frontend.overlay(STREAMLIT_STATIC, tmp_path / "plain", patch=set())
+    assert (unpatched / "static").is_symlink() and not (unpatched / "index.html").is_symlink()
+
+
+def test_the_chart_patches_match_this_streamlit_once_each():
+    """If a Streamlit upgrade changes its chart, the patches turn themselves off: this test says so."""
+    source = (STREAMLIT_STATIC / CHART).read_text()
+    assert len(chart_patches()) == 3
+    for patch in chart_patches():
+        assert len(patch.pattern.findall(source)) == 1, patch.why
+    out = frontend.patched(source, chart_patches())
+    assert out is not None and len(out) > len(source)
+    assert "!e.spec.includes(`#0000`)?O:Le(O,e.theme,c)" in out  # first state: the parsed spec
+    assert "F(t=>e.theme===`streamlit`?Le(t,e.theme,c):t)" in out  # the theme effect keeps the state
+    assert "children:N.layout.width===void 0?i(`div`,{style:{height:N.layout.height??450}}):i(q,{" in out
+    assert frontend.patched(out, chart_patches()) is None  # applied once, never on top of itself
+    assert frontend.patched_chunks(STREAMLIT_STATIC) == {CHART: out}
+    assert frontend.patched_chunks(STREAMLIT_STATIC, set()) == {}
+
+
+def test_the_chart_patches_decline_anything_else(tmp_path):
+    assert frontend.patched("", chart_patches()) is None
+    one = "return n?ve(n):Le(O,e.theme,c)}"
+    effect = ";(0,P.useEffect)(()=>{F(t=>Le(t,e.theme,c))},[e.id,c,e.theme])"
+    plot = ";return i(be,{children:i(q,{data:N.data,layout:N.layout,config:B})})"
+    assert frontend.patched(one + plot, chart_patches()) is None  # the effect is missing: nothing is patched
+    assert frontend.patched(one + effect + plot, chart_patches()) is not None
+    assert frontend.patched((one + effect + plot) * 2, chart_patches()) is None  # twice: not the file it was written for
+    js = tmp_path / "static" / "js"
+    js.mkdir(parents=True)
+    (js / "PlotlyChart.abc.js").write_text("unknown")
+    assert frontend.patched_chunks(tmp_path) == {}  # another release's chart: served as shipped
+
+
+def test_streamlit_colour_placeholders_all_start_as_the_patch_expects():
+    """The first-state patch skips Streamlit's copy only for a spec without ``#0000``: every
+    placeholder its theme code swaps must start that way, or the skip would change a figure."""
+    source = (STREAMLIT_STATIC / CHART).read_text()
+    start = source.index("function ke(e,t,n){return e=Oe(e,t,n)")
+    body = source[source.rindex("function Te(e,t,n)", 0, start):start]
+    placeholders = set(re.findall(r"[ ,]\w=`(#[0-9a-fA-F]{6})`", body))
+    assert len(placeholders) >= 30 and all(p.startswith("#0000") for p in placeholders)
 
 
 def test_overlay_declines_a_frontend_it_does_not_know(tmp_path):
