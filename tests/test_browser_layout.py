@@ -358,10 +358,38 @@ def test_figures_are_drawn_once_without_wide_margins(server, open_tab):
     # (``style.settle_for_streamlit``): every figure was computed and drawn twice. Even with those settled,
     # the copy cost a Plotly.react over the figure just drawn, and the chart drew once hidden before its width
     # was measured; serve.py's chart chunk skips both (``frontend.PATCHES``).
-    assert not computed_again, "figures plotly computed more than once:\n- " + "\n- ".join(computed_again)
+    assert not computed_again, "figures plotly computed or drawn more than once:\n- " + "\n- ".join(computed_again)
     assert len(twice) <= MAX_DRAWN_TWICE * figures, \
         f"{len(twice)} of {figures} figures drawn twice:\n- " + "\n- ".join(twice)
     assert not spare, "margins much wider than their contents need:\n- " + "\n- ".join(spare)
+
+
+def test_a_key_press_draws_the_new_figure_once(server, open_tab):
+    """What a learner waits for on every change: the figure the press changed is a new plot, computed once
+    and drawn with one ``Plotly.react``, and no other figure is drawn again. Streamlit's chart as shipped
+    drew a new figure hidden before its width was measured, then at that width, then once more after its
+    theme copy (``frontend.PATCHES``)."""
+    page = open_tab(HD)
+    page.add_init_script(CALC_SPY)
+    row = next(p for p in PAGES if p.prefix == "s3")
+    goto(page, f"{server.url}/{row.url_path}")
+    page.wait_for_function("() => [...document.querySelectorAll('.js-plotly-plot')]"
+                           ".every(e => e.querySelector('.main-svg'))", timeout=30_000)
+    page.wait_for_timeout(500)
+    forget = "() => document.querySelectorAll('.js-plotly-plot').forEach(gd => { gd.__calcs = new Set(); gd.__reacts = 0 })"
+    drawn = """() => [...document.querySelectorAll('[data-testid="stMain"] .js-plotly-plot')]
+      .map(gd => [gd.__calcs ? gd.__calcs.size : 0, gd.__reacts || 0]).filter(([c, r]) => c || r)"""
+    slider = page.locator(".st-key-s3_pair_i input[type=range]")
+    slider.scroll_into_view_if_needed()
+    slider.focus()
+    for key in ("ArrowRight", "ArrowLeft"):
+        page.evaluate(forget)
+        slider.press(key)
+        page.wait_for_function(f"() => ({drawn})().length > 0", timeout=15_000)
+        apptools.wait_idle(page, T_MS)
+        page.wait_for_timeout(500)
+        assert page.evaluate(drawn) == [[1, 1]], f"after {key}: (computations, Plotly.react calls) per figure drawn"
+    assert not page.js_errors, page.js_errors
 
 
 # -- keyboard ---------------------------------------------------------------------------------------------
