@@ -57,61 +57,40 @@ _SNIPPET = """{mark}
 
 
 class Patch(NamedTuple):
-    """One change to a chunk of Streamlit 1.67's minified frontend: ``pattern`` must match exactly once.
+    """One change to Streamlit 1.67's minified chart chunk: ``pattern`` must match exactly once.
 
     Names are captured, not assumed, so a rebuild of the same source still matches.
     """
 
-    chunk: str  # the chunk's name before its hash: static/js/<chunk>.<hash>.js
     why: str
     pattern: re.Pattern
     replacement: str
 
 
 PATCHES = (
-    Patch("PlotlyChart", "first state: the parsed spec itself, not a JSON copy of it, when the copy would change nothing",
+    Patch("first state: the parsed spec itself, not a JSON copy of it, when the copy would change nothing",
           re.compile(r"return (?P<s>\w+)\?(?P<ve>\w+)\((?P=s)\):(?P<le>\w+)\((?P<o>\w+),(?P<e>\w+)\.theme,(?P<c>\w+)\)\}"),
           r"return \g<s>?\g<ve>(\g<s>):(\g<e>.theme!==`streamlit`&&!\g<e>.spec.includes(`#0000`)"
           r"?\g<o>:\g<le>(\g<o>,\g<e>.theme,\g<c>))}"),
-    Patch("PlotlyChart", "theme effect: keep the state (no second Plotly.react) unless the theme is Streamlit's",
+    Patch("theme effect: keep the state (no second Plotly.react) unless the theme is Streamlit's",
           re.compile(r"\(\(\)=>\{(?P<f>\w+)\((?P<t>\w+)=>(?P<le>\w+)\((?P=t),(?P<e>\w+)\.theme,(?P<c>\w+)\)\)\},"
                      r"\[(?P=e)\.id,(?P=c),(?P=e)\.theme\]\)"),
           r"(()=>{\g<f>(\g<t>=>\g<e>.theme===`streamlit`?\g<le>(\g<t>,\g<e>.theme,\g<c>):\g<t>)},"
           r"[\g<e>.id,\g<c>,\g<e>.theme])"),
-    Patch("PlotlyChart", "no plot before its width is measured: a blank block of its height, not a hidden draw thrown away",
+    Patch("no plot before its width is measured: a blank block of its height, not a hidden draw thrown away",
           re.compile(r"children:(?P<h>\w+)\((?P<plot>\w+),\{data:(?P<n>\w+)\.data,layout:(?P=n)\.layout,"),
           r"children:\g<n>.layout.width===void 0?\g<h>(`div`,{style:{height:\g<n>.layout.height??450}}):"
           r"\g<h>(\g<plot>,{data:\g<n>.data,layout:\g<n>.layout,"),
 )
 
 
-def patched(source: str, patches) -> str | None:
+def patched(source: str, patches=PATCHES) -> str | None:
     """``source`` with each of ``patches`` applied; None unless each matches exactly once."""
     for patch in patches:
         source, n = patch.pattern.subn(patch.replacement, source)
         if n != 1:
             return None
     return source
-
-
-def patched_chunks(static_dir: Path, names=None) -> dict[Path, str]:
-    """The rewritten text of each chunk whose patches all match (path relative to ``static_dir``).
-
-    ``names`` limits it to those chunks (None: all). A chunk whose patches do not match exactly one of
-    its files (another Streamlit release) is left as Streamlit ships it.
-    """
-    out = {}
-    for chunk in dict.fromkeys(p.chunk for p in PATCHES):
-        if names is not None and chunk not in names:
-            continue
-        mine = [p for p in PATCHES if p.chunk == chunk]
-        done = {}
-        for path in sorted((static_dir / "static" / "js").glob(f"{chunk}.*.js")):
-            if path.name.count(".") == 2 and (text := patched(path.read_text(encoding="utf-8"), mine)) is not None:
-                done[path.relative_to(static_dir)] = text
-        if len(done) == 1:
-            out.update(done)
-    return out
 
 
 def plotly_chunk(static_dir: Path) -> str | None:
@@ -127,11 +106,11 @@ def with_early_plotly(index_html: str, chunk: str) -> str:
     return index_html.replace("</head>", _SNIPPET.format(mark=MARK, chunk=chunk) + "  </head>", 1)
 
 
-def overlay(static_dir: Path, into: Path, *, patch=None) -> Path | None:
+def overlay(static_dir: Path, into: Path, *, patch_chart: bool = True) -> Path | None:
     """Build in ``into`` a folder that serves ``static_dir`` with the early import; None if it cannot.
 
-    ``patch`` names the chunks to rewrite with ``PATCHES`` (None: all of them; empty: none). Every
-    entry but the rewritten ones (``index.html`` and the patched chunks) is a symbolic link to
+    With ``patch_chart``, the chart chunk is served with ``PATCHES`` when they all match. Every
+    entry but the rewritten ones (``index.html`` and the patched chunk) is a symbolic link to
     Streamlit's own (Streamlit's static file handler follows links), so the overlay costs a few
     dozen links and never goes stale within a run.
     """
@@ -139,8 +118,10 @@ def overlay(static_dir: Path, into: Path, *, patch=None) -> Path | None:
     index = static_dir / "index.html"
     if chunk is None or not index.is_file():
         return None
-    rewritten = {Path("index.html"): with_early_plotly(index.read_text(encoding="utf-8"), chunk),
-                 **patched_chunks(static_dir, patch)}
+    rewritten = {Path("index.html"): with_early_plotly(index.read_text(encoding="utf-8"), chunk)}
+    chart = Path("static", "js", chunk)
+    if patch_chart and (text := patched((static_dir / chart).read_text(encoding="utf-8"))) is not None:
+        rewritten[chart] = text
     _mirror(static_dir, into, Path(), rewritten)
     return into
 
@@ -170,8 +151,8 @@ def install() -> bool:
     tmp = Path(tempfile.mkdtemp(prefix="posviz-static-"))
     atexit.register(shutil.rmtree, tmp, ignore_errors=True)
     try:
-        chosen = os.environ.get("POSVIZ_FRONTEND_PATCHES", "all")  # "all", "none", or chunk names ("PlotlyChart")
-        served = overlay(own, tmp / "static", patch=None if chosen == "all" else set(chosen.split(",")) - {"none"})
+        patch_chart = os.environ.get("POSVIZ_FRONTEND_PATCHES", "all") != "none"  # none: the chart as shipped
+        served = overlay(own, tmp / "static", patch_chart=patch_chart)
     except OSError:
         served = None
     if served is None:

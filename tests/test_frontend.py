@@ -31,10 +31,6 @@ def test_snippet_goes_into_the_head_once_and_keeps_the_page():
 CHART = Path("static", "js", frontend.plotly_chunk(STREAMLIT_STATIC))
 
 
-def chart_patches():
-    return [p for p in frontend.PATCHES if p.chunk == "PlotlyChart"]
-
-
 def test_overlay_links_every_file_and_rewrites_only_the_index_and_the_chart(tmp_path):
     served = frontend.overlay(STREAMLIT_STATIC, tmp_path / "static")
     assert served is not None
@@ -48,39 +44,39 @@ def test_overlay_links_every_file_and_rewrites_only_the_index_and_the_chart(tmp_
         else:  # a link itself, or inside a linked folder
             assert mine.resolve() == (STREAMLIT_STATIC / rel).resolve(), rel
     assert frontend.MARK in (served / "index.html").read_text()
-    assert (served / CHART).read_text() == frontend.patched((STREAMLIT_STATIC / CHART).read_text(), chart_patches())
-    unpatched = frontend.overlay(STREAMLIT_STATIC, tmp_path / "plain", patch=set())
+    assert (served / CHART).read_text() == frontend.patched((STREAMLIT_STATIC / CHART).read_text())
+    unpatched = frontend.overlay(STREAMLIT_STATIC, tmp_path / "plain", patch_chart=False)
     assert (unpatched / "static").is_symlink() and not (unpatched / "index.html").is_symlink()
 
 
 def test_the_chart_patches_match_this_streamlit_once_each():
     """If a Streamlit upgrade changes its chart, the patches turn themselves off: this test says so."""
     source = (STREAMLIT_STATIC / CHART).read_text()
-    assert len(chart_patches()) == 3
-    for patch in chart_patches():
+    assert len(frontend.PATCHES) == 3
+    for patch in frontend.PATCHES:
         assert len(patch.pattern.findall(source)) == 1, patch.why
-    out = frontend.patched(source, chart_patches())
+    out = frontend.patched(source)
     assert out is not None and len(out) > len(source)
     assert "!e.spec.includes(`#0000`)?O:Le(O,e.theme,c)" in out  # first state: the parsed spec
     assert "F(t=>e.theme===`streamlit`?Le(t,e.theme,c):t)" in out  # the theme effect keeps the state
     assert "children:N.layout.width===void 0?i(`div`,{style:{height:N.layout.height??450}}):i(q,{" in out
-    assert frontend.patched(out, chart_patches()) is None  # applied once, never on top of itself
-    assert frontend.patched_chunks(STREAMLIT_STATIC) == {CHART: out}
-    assert frontend.patched_chunks(STREAMLIT_STATIC, set()) == {}
+    assert frontend.patched(out) is None  # applied once, never on top of itself
 
 
 def test_the_chart_patches_decline_anything_else(tmp_path):
-    assert frontend.patched("", chart_patches()) is None
+    assert frontend.patched("") is None
     one = "return n?ve(n):Le(O,e.theme,c)}"
     effect = ";(0,P.useEffect)(()=>{F(t=>Le(t,e.theme,c))},[e.id,c,e.theme])"
     plot = ";return i(be,{children:i(q,{data:N.data,layout:N.layout,config:B})})"
-    assert frontend.patched(one + plot, chart_patches()) is None  # the effect is missing: nothing is patched
-    assert frontend.patched(one + effect + plot, chart_patches()) is not None
-    assert frontend.patched((one + effect + plot) * 2, chart_patches()) is None  # twice: not the file it was written for
-    js = tmp_path / "static" / "js"
+    assert frontend.patched(one + plot) is None  # the effect is missing: nothing is patched
+    assert frontend.patched(one + effect + plot) is not None
+    assert frontend.patched((one + effect + plot) * 2) is None  # twice: not the file it was written for
+    js = tmp_path / "own" / "static" / "js"
     js.mkdir(parents=True)
     (js / "PlotlyChart.abc.js").write_text("unknown")
-    assert frontend.patched_chunks(tmp_path) == {}  # another release's chart: served as shipped
+    (tmp_path / "own" / "index.html").write_text("<head></head>")
+    served = frontend.overlay(tmp_path / "own", tmp_path / "out")
+    assert (served / "static").is_symlink()  # another release's chart: served as shipped
 
 
 def test_streamlit_colour_placeholders_all_start_as_the_patch_expects():
