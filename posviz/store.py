@@ -213,10 +213,30 @@ def _sqlite_engine(url: sa.URL) -> sa.Engine:
     @sa.event.listens_for(engine, "connect")
     def _pragmas(dbapi_con, _record):
         dbapi_con.execute("PRAGMA busy_timeout = 30000")
-        dbapi_con.execute("PRAGMA journal_mode = WAL")
+        _use_wal(dbapi_con)
         dbapi_con.execute("PRAGMA synchronous = FULL")  # a commit survives a power cut, not only a crash
 
     return engine
+
+
+def _use_wal(dbapi_con: sqlite3.Connection, wait_s: float = 30.0) -> None:
+    """Put the file in WAL mode (readers never block the writer), waiting out other processes.
+
+    Switching the journal mode needs the file to itself, and SQLite answers "database is locked" at once
+    instead of calling the busy handler: processes opening a new file together (a class deployment's
+    workers) would fail. WAL mode is stored in the file, so a file already in it is left alone.
+    """
+    deadline, pause = time.monotonic() + wait_s, 0.01
+    while True:
+        try:
+            if dbapi_con.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+                dbapi_con.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as err:
+            if "locked" not in str(err) or time.monotonic() > deadline:
+                raise
+            time.sleep(pause)
+            pause = min(2 * pause, 0.25)
 
 
 def _create(engine: sa.Engine) -> None:

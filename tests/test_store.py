@@ -14,6 +14,7 @@ import os
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from datetime import datetime, timedelta, timezone
@@ -184,6 +185,35 @@ def test_sqlite_file_created_on_first_use_in_wal_mode(tmp_path, monkeypatch):
         with contextlib.closing(sqlite3.connect(path)) as con:
             assert con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert str(path) in repr(store.open_store(None))
+
+
+def test_many_openers_of_a_new_file_at_once_all_succeed(tmp_path):
+    """A class deployment's workers open one new progress file together. Switching it to WAL needs the file
+    to itself, and SQLite then answers "database is locked" at once instead of waiting (the busy timeout does
+    not apply): about one round in five failed here before ``store._use_wal`` waited it out."""
+    def one_round(path: Path) -> list[str]:
+        start, failed = threading.Barrier(8), []
+
+        def open_and_record(k: int) -> None:
+            start.wait()
+            try:
+                with opened(f"sqlite:///{path}") as s:
+                    s.record("ada", f"item{k}", k, True)
+            except store.StoreError as err:
+                failed.append(str(err))
+
+        threads = [threading.Thread(target=open_and_record, args=(k,)) for k in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=120)
+        return failed
+
+    for r in range(25):
+        path = tmp_path / f"round{r}" / "progress.db"
+        assert one_round(path) == [], f"round {r}"
+        with opened(f"sqlite:///{path}") as s:
+            assert len(s.answers("ada")) == 8
 
 
 def test_posviz_db_url_wins_over_posviz_db(tmp_path, monkeypatch):
