@@ -69,7 +69,9 @@ async def one_session(url: str, page: apptools.PageRow, seconds: float, rate: fl
             own = [w for w in s.widgets.values() if w.container == 0]
             deadline = t0 + seconds
             n = 0
-            while own and time.perf_counter() < deadline and n < int(seconds * rate * 3) + 1:
+            # every student moves something at least once, however long the page took to open (on a busy
+            # machine a first open can outlast the whole window)
+            while own and (n == 0 or time.perf_counter() < deadline) and n < int(seconds * rate * 3) + 1:
                 w = rng.choice(own)
                 options = protoclient.moves(w, 3)
                 if not options:
