@@ -1,4 +1,4 @@
-"""Serve Streamlit's frontend with plotly.js started early and each chart drawn once (``serve.py`` installs it).
+"""Serve Streamlit's frontend with plotly.js started early, each chart drawn once and only changes rendered.
 
 Streamlit loads its plotly.js chunk (4.7 MB) only when the first chart
 arrives, and evaluating it takes the browser's main thread for ~1.1 s on the
@@ -17,10 +17,19 @@ object, so ``Plotly.react`` runs over the figure it has just drawn (10-15 ms of
 defaults a figure, plus the copy: ~37 string passes over the whole spec). With
 ``theme=None``, as posviz sends every chart, neither copy changes anything: it
 only swaps Streamlit's colour placeholders (``#0000nn``) for plotly's defaults.
-The overlay's chart chunk (``PATCHES``) shows a blank block of the figure's
+The overlay's chart chunk (``CHART_PATCHES``) shows a blank block of the figure's
 height until the width is known, and skips both copies when the spec holds no
-placeholder and the theme is not Streamlit's. A Streamlit release whose chunk
-does not match the patches exactly gets its own file unchanged.
+placeholder and the theme is not Streamlit's.
+
+And on every key press the whole page was rendered again by React, three or
+four times: each change of the run's state (a run starts, its messages land, it
+ends; the URL's widget values change) rendered every element's and every
+block's wrappers, and the sidebar's page list, ~1,900 components a time on §6,
+although only the moved fragment's elements had changed. The overlay's entry
+chunk (``APP_PATCHES``) memoizes the element switch, the block layouts and the
+sidebar's page list, so they render again only when their props change: ~5,800
+component renders a press on §6 became ~1,650. A Streamlit release whose
+chunk does not match its patches exactly gets its own file unchanged.
 
 Everything else is Streamlit's own files: the overlay folder links to them.
 """
@@ -57,7 +66,7 @@ _SNIPPET = """{mark}
 
 
 class Patch(NamedTuple):
-    """One change to Streamlit 1.67's minified chart chunk: ``pattern`` must match exactly once.
+    """One change to a minified chunk of Streamlit 1.67's frontend: ``pattern`` must match exactly once.
 
     Names are captured, not assumed, so a rebuild of the same source still matches.
     """
@@ -67,7 +76,7 @@ class Patch(NamedTuple):
     replacement: str
 
 
-PATCHES = (
+CHART_PATCHES = (
     Patch("first state: the parsed spec itself, not a JSON copy of it, when the copy would change nothing",
           re.compile(r"return (?P<s>\w+)\?(?P<ve>\w+)\((?P=s)\):(?P<le>\w+)\((?P<o>\w+),(?P<e>\w+)\.theme,(?P<c>\w+)\)\}"),
           r"return \g<s>?\g<ve>(\g<s>):(\g<e>.theme!==`streamlit`&&!\g<e>.spec.includes(`#0000`)"
@@ -83,8 +92,27 @@ PATCHES = (
           r"\g<h>(\g<plot>,{data:\g<n>.data,layout:\g<n>.layout,"),
 )
 
+APP_PATCHES = (
+    Patch("an element is not rendered again when only the run's state changed (its props and staleness did not)",
+          re.compile(r"(?P<head>\(0,(?P<r>\w+)\.useContext\)\(\w+\),\{node:\w+\}=(?P<p>\w+),.{0,300}?children:)"
+                     r"(?P<h>\w+)\((?P<el>\w+),\{\.\.\.(?P=p),isStale:(?P<o>\w+)\}\)"),
+          r"\g<head>\g<h>(\g<el>.posvizMemo??=(0,\g<r>.memo)(\g<el>),{...\g<p>,isStale:\g<o>})"),
+    Patch("a block's layout is not rendered again when only the run's state changed (its props are the same)",
+          re.compile(r"(?P<head>\(0,(?P<r>[\w$]+)\.useContext\)\([\w$]+\),[\w$]+=\(0,(?P=r)\.useContext\)\([\w$]+\),"
+                     r".{0,1200}?)(?P<b>[\w$]+)=(?P<h>[\w$]+)\((?P<vb>[\w$]+),\{\.\.\.(?P<d>[\w$]+),"
+                     r"disableFullscreenMode:(?P<f>[\w$]+),height:`100%`\}\);if\((?P<cond>[\w$]+\([\w$]+\.deltaBlock\))"
+                     r"&&\((?P<p>[\w$]+)=(?P=h)\((?P<hb>[\w$]+),\{\.\.\.(?P=d)\}\)\)"),
+          r"\g<head>\g<b>=\g<h>(\g<vb>.posvizMemo??=(0,\g<r>.memo)(\g<vb>),{...\g<d>,disableFullscreenMode:\g<f>,"
+          r"height:`100%`});if(\g<cond>&&(\g<p>=\g<h>(\g<hb>.posvizMemo??=(0,\g<r>.memo)(\g<hb>),{...\g<d>}))"),
+    Patch("the sidebar's page list is not rendered again while its props are the same",
+          re.compile(r"(?P<head>(?P<cb>[\w$]+)=\(0,(?P<r>[\w$]+)\.useCallback\)\(\(\)=>\{[\w$]+\(![\w$]+\)\},"
+                     r"\[[\w$]+,[\w$]+\]\),.{0,1500}?)(?P<h>[\w$]+)\((?P<nav>[\w$]+),\{endpoints:(?P<e>[\w$]+),"
+                     r"collapseSidebar:(?P=cb),"),
+          r"\g<head>\g<h>(\g<nav>.posvizMemo??=(0,\g<r>.memo)(\g<nav>),{endpoints:\g<e>,collapseSidebar:\g<cb>,"),
+)
 
-def patched(source: str, patches=PATCHES) -> str | None:
+
+def patched(source: str, patches=CHART_PATCHES) -> str | None:
     """``source`` with each of ``patches`` applied; None unless each matches exactly once."""
     for patch in patches:
         source, n = patch.pattern.subn(patch.replacement, source)
@@ -99,6 +127,19 @@ def plotly_chunk(static_dir: Path) -> str | None:
     return found[0] if len(found) == 1 else None
 
 
+def app_chunk(static_dir: Path) -> str | None:
+    """The file name of the app's entry chunk, read from ``index.html``'s module script, or None."""
+    index = static_dir / "index.html"
+    found = re.findall(r'<script type="module"[^>]*src="\./static/js/([\w.-]+\.js)"',
+                       index.read_text(encoding="utf-8")) if index.is_file() else []
+    return found[0] if len(found) == 1 else None
+
+
+# Which chunk each group of patches rewrites. ``POSVIZ_FRONTEND_PATCHES`` picks groups to compare: "all" (the
+# default), "none", or a comma-separated list such as "chart".
+GROUPS = {"chart": (plotly_chunk, CHART_PATCHES), "app": (app_chunk, APP_PATCHES)}
+
+
 def with_early_plotly(index_html: str, chunk: str) -> str:
     """``index_html`` with the early import added to its head; unchanged when it has no ``</head>``."""
     if MARK in index_html or "</head>" not in index_html:
@@ -106,11 +147,12 @@ def with_early_plotly(index_html: str, chunk: str) -> str:
     return index_html.replace("</head>", _SNIPPET.format(mark=MARK, chunk=chunk) + "  </head>", 1)
 
 
-def overlay(static_dir: Path, into: Path, *, patch_chart: bool = True) -> Path | None:
+def overlay(static_dir: Path, into: Path, *, patch=tuple(GROUPS)) -> Path | None:
     """Build in ``into`` a folder that serves ``static_dir`` with the early import; None if it cannot.
 
-    With ``patch_chart``, the chart chunk is served with ``PATCHES`` when they all match. Every
-    entry but the rewritten ones (``index.html`` and the patched chunk) is a symbolic link to
+    For each group named in ``patch`` (keys of ``GROUPS``), its chunk is served with its patches when
+    they all match, as shipped otherwise. Every
+    entry but the rewritten ones (``index.html`` and the patched chunks) is a symbolic link to
     Streamlit's own (Streamlit's static file handler follows links), so the overlay costs a few
     dozen links and never goes stale within a run.
     """
@@ -119,9 +161,11 @@ def overlay(static_dir: Path, into: Path, *, patch_chart: bool = True) -> Path |
     if chunk is None or not index.is_file():
         return None
     rewritten = {Path("index.html"): with_early_plotly(index.read_text(encoding="utf-8"), chunk)}
-    chart = Path("static", "js", chunk)
-    if patch_chart and (text := patched((static_dir / chart).read_text(encoding="utf-8"))) is not None:
-        rewritten[chart] = text
+    for find, patches in (GROUPS[group] for group in patch):
+        name = find(static_dir)
+        path = Path("static", "js", name) if name else None
+        if path and (text := patched((static_dir / path).read_text(encoding="utf-8"), patches)) is not None:
+            rewritten[path] = text
     _mirror(static_dir, into, Path(), rewritten)
     return into
 
@@ -139,6 +183,13 @@ def _mirror(src: Path, dst: Path, rel: Path, rewritten: dict[Path, str]) -> None
             (dst / entry.name).symlink_to(entry)
 
 
+def patch_groups(setting: str) -> tuple[str, ...]:
+    """The groups of patches a ``POSVIZ_FRONTEND_PATCHES`` value turns on; unknown names are ignored."""
+    if setting.strip() == "all":
+        return tuple(GROUPS)
+    return tuple(g for g in GROUPS if g in {part.strip() for part in setting.split(",")})
+
+
 def install() -> bool:
     """Point Streamlit's static file route at an overlay in a temporary folder; True if it did.
 
@@ -151,8 +202,7 @@ def install() -> bool:
     tmp = Path(tempfile.mkdtemp(prefix="posviz-static-"))
     atexit.register(shutil.rmtree, tmp, ignore_errors=True)
     try:
-        patch_chart = os.environ.get("POSVIZ_FRONTEND_PATCHES", "all") != "none"  # none: the chart as shipped
-        served = overlay(own, tmp / "static", patch_chart=patch_chart)
+        served = overlay(own, tmp / "static", patch=patch_groups(os.environ.get("POSVIZ_FRONTEND_PATCHES", "all")))
     except OSError:
         served = None
     if served is None:

@@ -1,4 +1,5 @@
-"""frontend.py: Streamlit's page, served with plotly.js imported once the websocket opens and charts drawn once."""
+"""frontend.py: Streamlit's page, served with plotly.js imported once the websocket opens, charts drawn once and
+only what changed rendered again."""
 
 import re
 from pathlib import Path
@@ -29,12 +30,17 @@ def test_snippet_goes_into_the_head_once_and_keeps_the_page():
 
 
 CHART = Path("static", "js", frontend.plotly_chunk(STREAMLIT_STATIC))
+APP = Path("static", "js", frontend.app_chunk(STREAMLIT_STATIC))
 
 
-def test_overlay_links_every_file_and_rewrites_only_the_index_and_the_chart(tmp_path):
+def test_this_streamlit_has_one_entry_chunk():
+    assert APP.name.startswith("index.") and (STREAMLIT_STATIC / APP).is_file()
+
+
+def test_overlay_links_every_file_and_rewrites_only_the_index_and_the_patched_chunks(tmp_path):
     served = frontend.overlay(STREAMLIT_STATIC, tmp_path / "static")
     assert served is not None
-    rewritten = {Path("index.html"), CHART}
+    rewritten = {Path("index.html"), CHART, APP}
     files = {p.relative_to(STREAMLIT_STATIC) for p in STREAMLIT_STATIC.rglob("*") if p.is_file()}
     for rel in files:
         mine = served / rel
@@ -45,15 +51,24 @@ def test_overlay_links_every_file_and_rewrites_only_the_index_and_the_chart(tmp_
             assert mine.resolve() == (STREAMLIT_STATIC / rel).resolve(), rel
     assert frontend.MARK in (served / "index.html").read_text()
     assert (served / CHART).read_text() == frontend.patched((STREAMLIT_STATIC / CHART).read_text())
-    unpatched = frontend.overlay(STREAMLIT_STATIC, tmp_path / "plain", patch_chart=False)
+    assert (served / APP).read_text() == frontend.patched((STREAMLIT_STATIC / APP).read_text(), frontend.APP_PATCHES)
+    unpatched = frontend.overlay(STREAMLIT_STATIC, tmp_path / "plain", patch=())
     assert (unpatched / "static").is_symlink() and not (unpatched / "index.html").is_symlink()
+    chart_only = frontend.overlay(STREAMLIT_STATIC, tmp_path / "chart", patch=("chart",))
+    assert not (chart_only / CHART).is_symlink() and (chart_only / APP).resolve() == (STREAMLIT_STATIC / APP).resolve()
+
+
+@pytest.mark.parametrize("setting, groups", [("all", ("chart", "app")), ("none", ()), ("chart", ("chart",)),
+                                             ("app, chart", ("chart", "app")), ("bogus", ())])
+def test_the_setting_picks_groups_of_patches(setting, groups):
+    assert frontend.patch_groups(setting) == groups
 
 
 def test_the_chart_patches_match_this_streamlit_once_each():
     """If a Streamlit upgrade changes its chart, the patches turn themselves off: this test says so."""
     source = (STREAMLIT_STATIC / CHART).read_text()
-    assert len(frontend.PATCHES) == 3
-    for patch in frontend.PATCHES:
+    assert len(frontend.CHART_PATCHES) == 3
+    for patch in frontend.CHART_PATCHES:
         assert len(patch.pattern.findall(source)) == 1, patch.why
     out = frontend.patched(source)
     assert out is not None and len(out) > len(source)
@@ -61,6 +76,20 @@ def test_the_chart_patches_match_this_streamlit_once_each():
     assert "F(t=>e.theme===`streamlit`?Le(t,e.theme,c):t)" in out  # the theme effect keeps the state
     assert "children:N.layout.width===void 0?i(`div`,{style:{height:N.layout.height??450}}):i(q,{" in out
     assert frontend.patched(out) is None  # applied once, never on top of itself
+
+
+def test_the_app_patches_match_this_streamlit_once_each():
+    """If a Streamlit upgrade changes its element, block or sidebar renderers, these patches turn themselves off."""
+    source = (STREAMLIT_STATIC / APP).read_text()
+    for patch in frontend.APP_PATCHES:
+        assert len(patch.pattern.findall(source)) == 1, patch.why
+    out = frontend.patched(source, frontend.APP_PATCHES)
+    assert out is not None
+    memoized = re.findall(r"([\w$]+)\.posvizMemo\?\?=\(0,U\.memo\)\(\1\)", out)
+    assert len(memoized) == 4 and out.count("posvizMemo") == 4, memoized  # element, vertical + flex block, sidebar
+    assert "children:c(zg.posvizMemo??=(0,U.memo)(zg),{...e,isStale:o})" in out
+    assert "F&&c($w.posvizMemo??=(0,U.memo)($w),{endpoints:e,collapseSidebar:M," in out
+    assert frontend.patched(out, frontend.APP_PATCHES) is None  # applied once, never on top of itself
 
 
 def test_the_chart_patches_decline_anything_else(tmp_path):
