@@ -191,7 +191,7 @@ def _check_sqlite_file(path: Path) -> None:
         con.close()
     if check != ["ok"]:
         raise StoreError(f"{where} is damaged (SQLite's check reports: {'; '.join(map(str, check[:3]))}). {keep}")
-    if tables and ANSWERS.name not in tables:
+    if tables - {META.name} and ANSWERS.name not in tables:  # our meta table alone: another opener is creating it
         raise StoreError(f"{where} is a SQLite database of another program (no {ANSWERS.name} table). {keep}")
     if version is not None and version[0] != SCHEMA_VERSION:
         raise StoreError(f"{where} was written by another posviz version (schema {version[0]}, this one reads "
@@ -245,7 +245,7 @@ def _create(engine: sa.Engine) -> None:
     with engine.begin() as con:
         if engine.dialect.name == "postgresql":
             con.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK})
-        for table in (META, ANSWERS):
+        for table in (ANSWERS, META):  # answers first: a file with tables always has it or only ours
             con.execute(sa.schema.CreateTable(table, if_not_exists=True))
             for index in table.indexes:
                 con.execute(sa.schema.CreateIndex(index, if_not_exists=True))

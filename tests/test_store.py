@@ -190,7 +190,8 @@ def test_sqlite_file_created_on_first_use_in_wal_mode(tmp_path, monkeypatch):
 def test_many_openers_of_a_new_file_at_once_all_succeed(tmp_path):
     """A class deployment's workers open one new progress file together. Switching it to WAL needs the file
     to itself, and SQLite then answers "database is locked" at once instead of waiting (the busy timeout does
-    not apply): about one round in five failed here before ``store._use_wal`` waited it out."""
+    not apply): about one round in five failed here before ``store._use_wal`` waited it out. And an opener
+    that found the file while another was creating its tables took it for another program's database."""
     def one_round(path: Path) -> list[str]:
         start, failed = threading.Barrier(8), []
 
