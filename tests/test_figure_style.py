@@ -54,6 +54,55 @@ def test_downsample_stored_example():
     assert rows.tolist() == [0, 3] and cols.tolist() == [0, 3]
 
 
+def ref_cells(v: np.ndarray, cells: int) -> list[int]:
+    """Which of ``cells`` equal slices of [min, max] each value falls in (a loop, in float64)."""
+    lo, hi = float(min(v)), float(max(v))
+    return [0 if hi == lo else math.floor((float(a) - lo) / (hi - lo) * cells) for a in v]
+
+
+@given(n=st.integers(1, 300), spread=st.sampled_from([0.0, 1e-3, 1.0, 50.0]), cells=st.integers(1, 400),
+       seed=st.integers(0, 99))
+@settings(deadline=None, max_examples=80)
+def test_distinct_markers_keep_the_top_point_of_every_cell(n, spread, cells, seed):
+    rng = np.random.default_rng(seed)
+    x = rng.integers(-5, 6, n).astype(np.float32)
+    y = (rng.standard_normal(n) * spread).astype(np.float32)
+    keep, counts = style.distinct_markers(x, y, cells)
+    assert keep.tolist() == sorted(set(keep.tolist())) and int(counts.sum()) == n
+    cell = list(zip(ref_cells(x, cells), ref_cells(y, cells)))
+    last = {}
+    for i, c in enumerate(cell):
+        last[c] = i  # plotly draws in order: the last point of a cell is the one on top
+    assert keep.tolist() == sorted(last.values())
+    assert counts.tolist() == [cell.count(cell[i]) for i in keep.tolist()]
+
+
+def test_distinct_markers_stored_example():
+    x = np.array([0, 0, 0, 1, 1, 2], dtype=np.float32)
+    y = np.array([0.0, 0.001, 1.0, 0.5, 0.5, 0.0])  # cells of 1/400: the first two and the two at x=1 share one
+    keep, counts = style.distinct_markers(x, y)
+    assert keep.tolist() == [1, 2, 4, 5] and counts.tolist() == [2, 1, 2, 1]
+    assert style.also_here(counts, "pairs") == ["<br>1 more pairs at this point", "", "<br>1 more pairs at this point", ""]
+    with pytest.raises(ValueError, match="x and y"):
+        style.distinct_markers(x, y[:3])
+
+
+def test_rope_scores_draw_one_marker_per_offset_and_every_pair_counted():
+    """RoPE's scores depend only on m − n, so the N² pairs fall on 2N − 1 points: drawn once each. The added
+    sinusoids' cloud keeps nearly every pair. Both panels account for all N² pairs in their hover counts."""
+    from posviz import rope
+    from posviz.figures import rope as figs
+
+    n = 32
+    fig = figs.relative_scores(rope.relative_check(16, 0, n, "half"), style.style_for(False))
+    rotated, added = fig.data[1], fig.data[2]
+    assert len(rotated.x) <= 2 * (2 * n - 1) and len(added.x) >= 0.9 * n * n
+    for trace in (rotated, added):
+        more = [int(t.split()[0][4:]) if t else 0 for t in trace.text]
+        assert len(trace.x) + sum(more) == n * n
+        assert (trace.marker.cmin, trace.marker.cmax) == (0, n - 1)  # the colour scale spans every m
+
+
 def test_downsample_sinusoid_does_not_alias():
     # a column of period 2 striped 0/1: striding would show all 0s; averaging shows 0.5
     z = np.tile([0.0, 1.0], (4, 100))  # [4, 200]

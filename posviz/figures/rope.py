@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
-from .style import LEGEND_AT_FOOT, Style, arr, finish, subplots
+from .style import LEGEND_AT_FOOT, Style, also_here, arr, distinct_markers, finish, subplots
 
 
 def _arrow(x: float, y: float, color: str, width: float, name: str, style: Style, **kw) -> go.Scatter:
@@ -83,13 +83,16 @@ def relative_scores(check, style: Style) -> go.Figure:
     fig.add_trace(go.Scatter(x=uniq, y=arr(rope_scores).ravel()[first], mode="lines", name="g(m − n)",
                              line=dict(color="#999", width=1), hoverinfo="skip"), 1, 1)
     for col, s in ((1, rope_scores), (2, added_scores)):
-        fig.add_trace(go.Scatter(x=x, y=arr(s).ravel(), mode="markers", name="(m, n)",
-                                 marker=dict(size=max(style.marker_size - 2, 4), color=c, colorscale=style.sequential,
-                                             opacity=0.8, showscale=col == 2,
+        y = arr(s).ravel()
+        keep, count = distinct_markers(x, y)  # the rotated scores: one marker per offset, N² pairs under them
+        fig.add_trace(go.Scatter(x=x[keep], y=y[keep], mode="markers", name="(m, n)",
+                                 marker=dict(size=max(style.marker_size - 2, 4), color=c[keep], cmin=0, cmax=c.max(),
+                                             colorscale=style.sequential, opacity=0.8, showscale=col == 2,
                                              colorbar=dict(title=dict(text="query position m", side="right"),
                                                            thickness=14)),
-                                 customdata=np.stack([c, c - x], -1),
-                                 hovertemplate="m=%{customdata[0]}, n=%{customdata[1]}: score %{y:.3f}<extra></extra>"),
+                                 customdata=np.stack([c, c - x], -1)[keep], text=also_here(count, "pairs"),
+                                 hovertemplate="m=%{customdata[0]}, n=%{customdata[1]}: score %{y:.3f}%{text}"
+                                               "<extra></extra>"),
                       1, col)
         fig.update_xaxes(title_text="offset m − n", row=1, col=col)
     fig.update_yaxes(title_text="score q_m · k_n", row=1, col=1)
@@ -194,8 +197,12 @@ def layout_mismatch(mis, run_label: str, style: Style) -> go.Figure:
     order = np.argsort(x, kind="stable")
     fig.add_trace(go.Scatter(x=x[order], y=arr(designed).ravel()[order], mode="lines", name="as made",
                              line=dict(color="#000", width=style.line_width)), 1, 1)
-    fig.add_trace(go.Scatter(x=x, y=arr(run_scores).ravel(), mode="markers", name=f"run {run_label}",
-                             marker=dict(size=max(style.marker_size - 2, 4), color=style.color(5), symbol="x")), 1, 1)
+    y = arr(run_scores).ravel()
+    keep, count = distinct_markers(x, y)
+    fig.add_trace(go.Scatter(x=x[keep], y=y[keep], mode="markers", name=f"run {run_label}",
+                             marker=dict(size=max(style.marker_size - 2, 4), color=style.color(5), symbol="x"),
+                             text=also_here(count, "pairs"),
+                             hovertemplate="m − n = %{x}: score %{y:.3f}%{text}<extra></extra>"), 1, 1)
     a, b = arr(designed_attn), arr(run_attn)
     dist = np.arange(len(a))
     fig.add_trace(go.Bar(x=dist, y=a, name="as made", marker_color="#000", showlegend=False), 1, 2)
