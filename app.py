@@ -6,6 +6,8 @@ freshly started server, answers a deep link with a "Page not found" dialog and
 only then runs this router. No pages/ folder, no legacy mode.
 """
 
+from pathlib import Path
+
 import streamlit as st
 
 import warmup
@@ -94,8 +96,12 @@ h1 { font-size: 2.6rem !important; } h2, h3 { font-size: 1.7rem !important; }
 </style>
 """
 
+# The tab's icon is served by this server: a Material icon name would make every student's browser fetch it
+# from fonts.gstatic.com (an outside request, and a missing icon in a room without internet).
+ICON = str(Path(__file__).resolve().parent / "assets" / "favicon.png")
+
 # A shared lecture link (?lecture=true) opens with the sidebar folded away.
-st.set_page_config(page_title="posviz · positional encodings", page_icon=":material/pin_drop:",
+st.set_page_config(page_title="posviz · positional encodings", page_icon=ICON,
                    layout="wide", initial_sidebar_state="collapsed" if ui.lecture() else "auto")
 
 prefix_of = {}

@@ -250,3 +250,23 @@ def test_plotly_js_is_imported_once_the_websocket_opens(shared_server, tab_facto
                           ".filter(u => u.includes('/PlotlyChart.'))")
     assert len(fetched) == 1, fetched  # Streamlit's own import and ours share one module
     assert n >= 1 and not tab.exceptions() and not tab.js_errors, (tab.exceptions(), tab.js_errors)
+
+
+def test_a_page_asks_nothing_of_any_other_server(shared_server, tab_factory):
+    """A class may sit in a room without internet, and a student's browser should not tell a third party what
+    it opened: every request a lesson page makes goes to the posviz server (the tab's icon included, which
+    as a Material icon name came from fonts.gstatic.com)."""
+    from urllib.parse import urlparse
+
+    tab = tab_factory(shared_server)
+    requested = []
+    tab.page.on("request", lambda r: requested.append(r.url))
+    pg = tab.open(_figure_page().url_path)
+    wait_figures_drawn(pg)
+    pg.wait_for_timeout(1000)
+    here = urlparse(shared_server.url).netloc
+    elsewhere = sorted({u for u in requested if urlparse(u).scheme in ("http", "https", "ws", "wss")
+                        and urlparse(u).netloc != here})
+    assert not elsewhere, elsewhere
+    icon = pg.evaluate("() => [...document.querySelectorAll('link[rel~=icon]')].map(l => l.href)")
+    assert icon and all(urlparse(u).netloc == here for u in icon), icon
