@@ -28,8 +28,13 @@ block's wrappers, and the sidebar's page list, ~1,900 components a time on §6,
 although only the moved fragment's elements had changed. The overlay's entry
 chunk (``APP_PATCHES``) memoizes the element switch, the block layouts and the
 sidebar's page list, so they render again only when their props change: ~5,800
-component renders a press on §6 became ~1,650. A Streamlit release whose
-chunk does not match its patches exactly gets its own file unchanged.
+component renders a press on §6 became ~1,650. That skips nothing that changed:
+Streamlit's element tree is immutable, so an element whose content or
+staleness changes arrives with a new node, and its ancestors' blocks too (the
+components memoized read their contexts as before). A Streamlit release whose
+chunk does not match its patches exactly gets its own file unchanged (the
+patched files keep their names: they behave as Streamlit's own, so a browser's
+cached copy is harmless either way).
 
 Everything else is Streamlit's own files: the overlay folder links to them.
 """
@@ -94,8 +99,8 @@ CHART_PATCHES = (
 
 APP_PATCHES = (
     Patch("an element is not rendered again when only the run's state changed (its props and staleness did not)",
-          re.compile(r"(?P<head>\(0,(?P<r>\w+)\.useContext\)\(\w+\),\{node:\w+\}=(?P<p>\w+),.{0,300}?children:)"
-                     r"(?P<h>\w+)\((?P<el>\w+),\{\.\.\.(?P=p),isStale:(?P<o>\w+)\}\)"),
+          re.compile(r"(?P<head>\(0,(?P<r>[\w$]+)\.useContext\)\([\w$]+\),\{node:[\w$]+\}=(?P<p>[\w$]+),.{0,300}?"
+                     r"children:)(?P<h>[\w$]+)\((?P<el>[\w$]+),\{\.\.\.(?P=p),isStale:(?P<o>[\w$]+)\}\)"),
           r"\g<head>\g<h>(\g<el>.posvizMemo??=(0,\g<r>.memo)(\g<el>),{...\g<p>,isStale:\g<o>})"),
     Patch("a block's layout is not rendered again when only the run's state changed (its props are the same)",
           re.compile(r"(?P<head>\(0,(?P<r>[\w$]+)\.useContext\)\([\w$]+\),[\w$]+=\(0,(?P=r)\.useContext\)\([\w$]+\),"
@@ -151,10 +156,9 @@ def overlay(static_dir: Path, into: Path, *, patch=tuple(GROUPS)) -> Path | None
     """Build in ``into`` a folder that serves ``static_dir`` with the early import; None if it cannot.
 
     For each group named in ``patch`` (keys of ``GROUPS``), its chunk is served with its patches when
-    they all match, as shipped otherwise. Every
-    entry but the rewritten ones (``index.html`` and the patched chunks) is a symbolic link to
-    Streamlit's own (Streamlit's static file handler follows links), so the overlay costs a few
-    dozen links and never goes stale within a run.
+    they all match, as shipped otherwise. Every entry but the rewritten ones (``index.html`` and the
+    patched chunks) is a symbolic link to Streamlit's own (Streamlit's static file handler follows
+    links), so the overlay costs a few dozen links and never goes stale within a run.
     """
     chunk = plotly_chunk(static_dir)
     index = static_dir / "index.html"
