@@ -85,6 +85,8 @@ def test_distinct_markers_stored_example():
     assert style.also_here(counts, "pairs") == ["<br>1 more pairs at this point", "", "<br>1 more pairs at this point", ""]
     with pytest.raises(ValueError, match="x and y"):
         style.distinct_markers(x, y[:3])
+    with pytest.raises(ValueError, match="finite"):
+        style.distinct_markers(x, np.where(x == 1, np.nan, y))
 
 
 def test_rope_scores_draw_one_marker_per_offset_and_every_pair_counted():

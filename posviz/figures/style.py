@@ -334,15 +334,17 @@ def distinct_markers(x, y, cells: int = 400) -> tuple[np.ndarray, np.ndarray]:
     """Indices of the markers a viewer can tell apart, in drawing order, and how many points each covers.
 
     Plotly draws every marker as its own SVG path with its own transform, and Chromium's compositor
-    walks all of them on each frame the page paints, on screen or not: §6's two scatter panels (3,500
-    paths) cost ~28 ms of every key press on that page, against ~4 ms on §2. Points within 1/``cells``
-    of the data's range of each other on both axes land on one pixel of a plot at most ``cells`` px
-    across, so one marker is drawn for them: the last, which plotly would have drawn on top. Nothing
-    is averaged: every marker drawn is a real point.
+    walks all of them on each frame the page paints, on screen or not: with 3,500 marker paths on §6
+    (most of them RoPE scores that coincide) that update took ~28 ms of every key press there, against
+    ~4 ms on §2. Points within 1/``cells`` of the data's range of each other on both axes land on one
+    pixel of a plot at most ``cells`` px across, so one marker is drawn for them: the last, which
+    plotly would have drawn on top. Nothing is averaged: every marker drawn is a real point.
     """
     x, y = arr(x).astype(np.float64).ravel(), arr(y).astype(np.float64).ravel()  # [n] each
     if x.shape != y.shape:
         raise ValueError(f"x and y must have as many points, got {x.size} and {y.size}")
+    if not (np.isfinite(x).all() and np.isfinite(y).all()):
+        raise ValueError("x and y must be finite: a nan or inf has no pixel to share")
 
     def cell(v: np.ndarray) -> np.ndarray:
         span = float(np.ptp(v)) if v.size else 0.0
