@@ -364,24 +364,31 @@ def test_figures_are_drawn_once_without_wide_margins(server, open_tab):
     assert not spare, "margins much wider than their contents need:\n- " + "\n- ".join(spare)
 
 
+def slider_on_drawn_page(server, open_tab, spy: str, prefix: str, key: str):
+    """A 1280×720 tab with ``spy`` installed before the page's scripts, on page ``prefix`` once every figure
+    has drawn, and its slider ``key`` focused for key presses: (page, slider)."""
+    page = open_tab(HD)
+    page.add_init_script(spy)
+    row = next(p for p in PAGES if p.prefix == prefix)
+    goto(page, f"{server.url}/{row.url_path}")
+    page.wait_for_function("() => [...document.querySelectorAll('.js-plotly-plot')]"
+                           ".every(e => e.querySelector('.main-svg'))", timeout=30_000)
+    page.wait_for_timeout(500)
+    slider = page.locator(f".st-key-{key} input[type=range]")
+    slider.scroll_into_view_if_needed()
+    slider.focus()
+    return page, slider
+
+
 def test_a_key_press_draws_the_new_figure_once(server, open_tab):
     """What a learner waits for on every change: the figure the press changed is a new plot, computed once
     and drawn with one ``Plotly.react``, and no other figure is drawn again. Streamlit's chart as shipped
     drew a new figure hidden before its width was measured, then at that width, then once more after its
     theme copy (``frontend.CHART_PATCHES``)."""
-    page = open_tab(HD)
-    page.add_init_script(CALC_SPY)
-    row = next(p for p in PAGES if p.prefix == "s3")
-    goto(page, f"{server.url}/{row.url_path}")
-    page.wait_for_function("() => [...document.querySelectorAll('.js-plotly-plot')]"
-                           ".every(e => e.querySelector('.main-svg'))", timeout=30_000)
-    page.wait_for_timeout(500)
+    page, slider = slider_on_drawn_page(server, open_tab, CALC_SPY, "s3", "s3_pair_i")
     forget = "() => document.querySelectorAll('.js-plotly-plot').forEach(gd => { gd.__calcs = new Set(); gd.__reacts = 0 })"
     drawn = """() => [...document.querySelectorAll('[data-testid="stMain"] .js-plotly-plot')]
       .map(gd => [gd.__calcs ? gd.__calcs.size : 0, gd.__reacts || 0]).filter(([c, r]) => c || r)"""
-    slider = page.locator(".st-key-s3_pair_i input[type=range]")
-    slider.scroll_into_view_if_needed()
-    slider.focus()
     for key in ("ArrowRight", "ArrowLeft"):
         page.evaluate(forget)
         slider.press(key)
@@ -425,17 +432,8 @@ def test_a_key_press_renders_only_what_changed(server, open_tab):
     renders again only when its props change, so only the moved fragment's ~11 elements, about three times
     each (marked stale, replaced, run ended): 34 and 29. Fewer renders than elements on the page fails the
     shipped frontend by a factor of three and passes the patched one by a factor of two."""
-    page = open_tab(HD)
-    page.add_init_script(RENDER_SPY)
-    row = next(p for p in PAGES if p.prefix == "s6")
-    goto(page, f"{server.url}/{row.url_path}")
-    page.wait_for_function("() => [...document.querySelectorAll('.js-plotly-plot')]"
-                           ".every(e => e.querySelector('.main-svg'))", timeout=30_000)
-    page.wait_for_timeout(500)
+    page, slider = slider_on_drawn_page(server, open_tab, RENDER_SPY, "s6", "s6_rot_angle")
     on_page = page.locator('[data-testid="stMain"] [data-testid="stElementContainer"]').count()
-    slider = page.locator(".st-key-s6_rot_angle input[type=range]")
-    slider.scroll_into_view_if_needed()
-    slider.focus()
     rendered = []
     for key in ("ArrowRight", "ArrowLeft"):
         page.evaluate("() => { window.__containersRendered = 0 }")
