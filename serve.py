@@ -10,10 +10,11 @@ Six things plain ``streamlit run app.py`` does not do:
 - One torch thread per op for the whole server (``POSVIZ_TORCH_THREADS``), set
   here and not on import of posviz, which may live in someone's notebook.
 - plotly.js evaluated in the browser while the server runs the first script,
-  not after it, each new chart drawn once instead of two or three times, and
-  on a key press only what changed rendered again, not the whole page (see
-  ``frontend.py``; ``POSVIZ_EARLY_PLOTLY=0`` turns all three off,
-  ``POSVIZ_FRONTEND_PATCHES=none`` the last two, ``=chart`` or ``=app`` keeps one).
+  not after it, each new chart drawn once instead of two or three times, the
+  figures near the window drawn before those further down, and on a key press
+  only what changed rendered again, not the whole page (see ``frontend.py``;
+  ``POSVIZ_EARLY_PLOTLY=0`` turns all four off, ``POSVIZ_FRONTEND_PATCHES=none``
+  the last three, ``=chart``, ``=offscreen`` or ``=app`` keeps one).
 - The theme part of the message that starts every run (a fragment's too) built
   once, not on every widget change (see ``streamlit_speedups.py``).
 - Every page opened once after the imports (``deploy/warm_pages.py``), then

@@ -327,6 +327,21 @@ def wait_idle(page, timeout_ms: float = 60_000) -> None:
     page.wait_for_selector(APP_IDLE, timeout=timeout_ms)
 
 
+# Every chart Streamlit has placed, drawn or not: plotly marks its own div (``.js-plotly-plot``) only once it
+# starts drawing, and serve.py's frontend draws a chart far below the window when the page is idle. A chart in
+# a tab not shown has no width and is drawn when its tab is opened.
+CHARTS = '[data-testid="stPlotlyChart"]'
+SHOWN_CHARTS = f"[...document.querySelectorAll('{CHARTS}')].filter(c => c.getBoundingClientRect().width > 0)"
+ALL_CHARTS_DRAWN = f"""() => {{ const charts = {SHOWN_CHARTS};
+  return !!document.querySelector('{APP_IDLE}') && charts.length > 0 && charts.every(c => {{
+    const gd = c.querySelector('.js-plotly-plot'); return gd && gd._fullLayout && gd.querySelector('.main-svg'); }}); }}"""
+
+
+def wait_all_charts_drawn(page, timeout_ms: float = 30_000) -> None:
+    """Wait until the page's run has finished and plotly has drawn every chart it shows (at least one)."""
+    page.wait_for_function(ALL_CHARTS_DRAWN, timeout=timeout_ms)
+
+
 def launch_chromium(pw):
     return pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
 

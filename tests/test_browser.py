@@ -91,12 +91,12 @@ def wait_figures_drawn(page, timeout_s: float = 30.0) -> int:
 
     Called once the script run has finished, so the figures' elements are already there.
     """
-    page.wait_for_selector(".js-plotly-plot", timeout=timeout_s * 1000)
+    page.wait_for_selector(apptools.CHARTS, timeout=timeout_s * 1000)
     deadline = time.monotonic() + timeout_s
     while True:
         n, undrawn = page.evaluate(
-            """sel => { const plots = [...document.querySelectorAll('.js-plotly-plot')];
-                        return [plots.length, plots.filter(p => !p.querySelector(sel)).length]; }""",
+            f"""sel => {{ const plots = {apptools.SHOWN_CHARTS};
+                        return [plots.length, plots.filter(p => !p.querySelector(sel)).length]; }}""",
             apptools.PLOT_DRAWN)
         if not undrawn:
             return n

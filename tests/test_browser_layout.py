@@ -267,8 +267,7 @@ def test_phone_no_page_wider_than_viewport(lecture: bool, server, open_tab):
     for row in rows:
         goto(page, f"{server.url}/{row.url_path}" + ("?lecture=true" if lecture else ""))
         try:
-            page.wait_for_function("() => [...document.querySelectorAll('.js-plotly-plot')]"
-                                   ".every(e => e.querySelector('.main-svg'))", timeout=15_000)
+            apptools.wait_all_charts_drawn(page, 15_000)
         except Exception:  # a page whose figures never draw is test_browser's business
             pass
         # A slow machine can measure in the frames before a late stylesheet lands: §5's T5 bucket formula
@@ -337,8 +336,7 @@ def test_figures_are_drawn_once_without_wide_margins(server, open_tab):
     figures, twice, spare, computed_again = 0, [], [], []
     for row in [p for p in PAGES if p.path.exists() and apptools.page_has_figures(p)]:
         goto(page, f"{server.url}/{row.url_path}")
-        page.wait_for_function("() => [...document.querySelectorAll('.js-plotly-plot')]"
-                               ".every(e => e.querySelector('.main-svg'))", timeout=30_000)
+        apptools.wait_all_charts_drawn(page)
         page.wait_for_timeout(500)
         for i, (n, reacts) in enumerate(page.evaluate(CALCS)):
             if n != 1 or reacts != 1:  # Streamlit's chart draws with Plotly.react, the first time too
@@ -371,8 +369,7 @@ def slider_on_drawn_page(server, open_tab, spy: str, prefix: str, key: str):
     page.add_init_script(spy)
     row = next(p for p in PAGES if p.prefix == prefix)
     goto(page, f"{server.url}/{row.url_path}")
-    page.wait_for_function("() => [...document.querySelectorAll('.js-plotly-plot')]"
-                           ".every(e => e.querySelector('.main-svg'))", timeout=30_000)
+    apptools.wait_all_charts_drawn(page)
     page.wait_for_timeout(500)
     slider = page.locator(f".st-key-{key} input[type=range]")
     slider.scroll_into_view_if_needed()
@@ -396,6 +393,43 @@ def test_a_key_press_draws_the_new_figure_once(server, open_tab):
         apptools.wait_idle(page, T_MS)
         page.wait_for_timeout(500)
         assert page.evaluate(drawn) == [[1, 1]], f"after {key}: (computations, Plotly.react calls) per figure drawn"
+    assert not page.js_errors, page.js_errors
+
+
+# Each batch of first draws (one MutationObserver callback: one task of the browser's) with each new figure's top.
+DRAW_SPY = """
+(() => {
+  window.__drawBatches = [];
+  new MutationObserver(() => {
+    const batch = [];
+    document.querySelectorAll('.js-plotly-plot').forEach(gd => {
+      if (!gd.__drawnSeen && gd.querySelector(%r)) {
+        gd.__drawnSeen = true; batch.push(Math.round(gd.getBoundingClientRect().top + window.scrollY));
+      }
+    });
+    if (batch.length) window.__drawBatches.push(batch);
+  }).observe(document, {subtree: true, childList: true});
+})();
+""" % apptools.PLOT_DRAWN
+
+
+def test_figures_near_the_window_are_drawn_first(server, open_tab):
+    """A page's first visit: plotly drawing every figure of §6 in one task kept the screen blank until the last,
+    seven screens down, was done. The chart chunk's first draw waits until its figure is near the window or the
+    page is idle (``frontend.OFFSCREEN_PATCHES``), so the first figures drawn are near the top and the rest
+    follow, each in a later task. With the chunk as shipped all seven came in one batch."""
+    page = open_tab(HD)
+    page.add_init_script(DRAW_SPY)
+    row = next(p for p in PAGES if p.prefix == "s6")
+    goto(page, f"{server.url}/{row.url_path}")
+    charts = f"document.querySelectorAll('[data-testid=\"stMain\"] {apptools.CHARTS}').length"
+    page.wait_for_function(f"() => {charts} >= 5 && window.__drawBatches.flat().length >= {charts}", timeout=30_000)
+    n = page.evaluate(f"() => {charts}")
+    batches = page.evaluate("() => window.__drawBatches")
+    far = 3 * HD["height"]
+    assert sum(map(len, batches)) == n >= 5, batches
+    assert any(top > far for top in sum(batches, [])), f"no figure lies more than {far} px down: {batches}"
+    assert all(top < far for top in batches[0]), f"figures far below the window drawn in the first batch: {batches}"
     assert not page.js_errors, page.js_errors
 
 

@@ -109,6 +109,7 @@ def test_skill_check_normal_mode(tab, shots, progress_file):
     settle(page, 2.0)
     body = page.locator('[data-testid="stMain"]').inner_text()
     assert "posviz's answer agrees with the formula worked by hand" in body
+    apptools.wait_all_charts_drawn(page)
     assert page.locator(".js-plotly-plot").count() >= 3, "working, mastery and history figures"
     assert "2 right of 2 answered" in body
     page.screenshot(path=str(shots / "quiz_normal.png"))
@@ -133,6 +134,7 @@ def test_skill_check_lecture_mode_one_question_then_reveal(tab, shots):
     settle(page, 2.0)
     revealed = page.locator(".st-key-quiz_revealed").inner_text()
     assert f"{q.answer:.6g}" in revealed
+    apptools.wait_all_charts_drawn(page)
     assert page.locator(".js-plotly-plot").count() >= 1
     page.screenshot(path=str(shots / "quiz_lecture.png"))
     page.locator(".st-key-quiz_new_seed button").click()

@@ -50,7 +50,8 @@ def test_overlay_links_every_file_and_rewrites_only_the_index_and_the_patched_ch
         else:  # a link itself, or inside a linked folder
             assert mine.resolve() == (STREAMLIT_STATIC / rel).resolve(), rel
     assert frontend.MARK in (served / "index.html").read_text()
-    assert (served / CHART).read_text() == frontend.patched((STREAMLIT_STATIC / CHART).read_text())
+    chart = frontend.patched((STREAMLIT_STATIC / CHART).read_text())
+    assert (served / CHART).read_text() == frontend.patched(chart, frontend.OFFSCREEN_PATCHES)  # both groups
     assert (served / APP).read_text() == frontend.patched((STREAMLIT_STATIC / APP).read_text(), frontend.APP_PATCHES)
     unpatched = frontend.overlay(STREAMLIT_STATIC, tmp_path / "plain", patch=())
     assert (unpatched / "static").is_symlink() and not (unpatched / "index.html").is_symlink()
@@ -58,8 +59,9 @@ def test_overlay_links_every_file_and_rewrites_only_the_index_and_the_patched_ch
     assert not (chart_only / CHART).is_symlink() and (chart_only / APP).resolve() == (STREAMLIT_STATIC / APP).resolve()
 
 
-@pytest.mark.parametrize("setting, groups", [("all", ("chart", "app")), ("none", ()), ("chart", ("chart",)),
-                                             ("app, chart", ("chart", "app")), ("bogus", ())])
+@pytest.mark.parametrize("setting, groups", [("all", ("chart", "offscreen", "app")), ("none", ()),
+                                             ("chart", ("chart",)), ("app, chart", ("chart", "app")),
+                                             ("offscreen", ("offscreen",)), ("bogus", ())])
 def test_the_setting_picks_groups_of_patches(setting, groups):
     assert frontend.patch_groups(setting) == groups
 
@@ -76,6 +78,22 @@ def test_the_chart_patches_match_this_streamlit_once_each():
     assert "F(t=>e.theme===`streamlit`?Le(t,e.theme,c):t)" in out  # the theme effect keeps the state
     assert "children:N.layout.width===void 0?i(`div`,{style:{height:N.layout.height??450}}):i(q,{" in out
     assert frontend.patched(out) is None  # applied once, never on top of itself
+
+
+def test_the_offscreen_patch_matches_this_streamlit_once():
+    """A plot's first draw waits for ``posvizWhenNear`` (defined by the page's snippet); later draws do not wait,
+    nor does a plot whose page lacks the snippet. If a Streamlit upgrade changes react-plotly's update, it turns off."""
+    source = (STREAMLIT_STATIC / CHART).read_text()
+    for patch in frontend.OFFSCREEN_PATCHES:
+        assert len(patch.pattern.findall(source)) == 1, patch.why
+    out = frontend.patched(source, frontend.OFFSCREEN_PATCHES)
+    assert out is not None
+    assert ("v.current=v.current.then(()=>!x.current&&_.current&&!_.current._fullLayout"
+            "&&window.posvizWhenNear?.(_.current)).then(()=>{if(!x.current){") in out
+    assert frontend.patched(out, frontend.OFFSCREEN_PATCHES) is None  # applied once, never on top of itself
+    assert frontend.patched(frontend.patched(source), frontend.OFFSCREEN_PATCHES) is not None  # on top of the chart's
+    page = frontend.with_early_plotly("<head></head>", "PlotlyChart.abc.js")
+    assert "window.posvizWhenNear = (el) =>" in page and "requestIdleCallback(go, { timeout: 1500 })" in page
 
 
 def test_the_app_patches_match_this_streamlit_once_each():
