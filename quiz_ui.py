@@ -186,7 +186,7 @@ def question_card(q: quiz.Question, key: str, *, refresh_page: bool = False) -> 
     ``refresh_page``: after recording, rerun the whole page (not only this fragment), so that a
     progress view elsewhere on it shows the new answer."""
     st.markdown(f"**§{q.section} · {q.title}**")
-    st.markdown(q.prompt)
+    ui.markdown(q.prompt)
     _register(key)
     if q.choices:
         response = st.radio("Your answer", q.choices, index=None, key=key, label_visibility="collapsed")
@@ -328,6 +328,7 @@ PROJECTED_CSS = """<style>
 .st-key-quiz_projected p, .st-key-quiz_projected li, .st-key-quiz_revealed p { font-size: 1.45rem !important;
   line-height: 1.45 !important; }
 .st-key-quiz_projected h4 { font-size: 1.9rem !important; }
+.st-key-quiz_projected pre.posviz-code { font-size: 1.1rem !important; }
 </style>"""
 
 
@@ -337,7 +338,7 @@ def instructor_card(q: quiz.Question, revealed: bool) -> None:
         st.html(PROJECTED_CSS)
     with st.container(border=True, key="quiz_projected"):
         st.markdown(f"#### §{q.section} · {q.title}")
-        st.markdown(q.prompt)
+        ui.markdown(q.prompt)
         for k, choice in enumerate(q.choices or []):
             st.markdown(f"**{chr(65 + k)}.** {choice}")
     if not revealed:

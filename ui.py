@@ -357,6 +357,49 @@ def literal(text: str) -> str:
     return f"{fence}{pad}{text}{pad}{fence}"
 
 
+# A fenced code block of Markdown: its language (may be empty) and its lines.
+_FENCED = re.compile(r"^```(?P<lang>[\w+-]*)[ \t]*\n(?P<code>.*?)\n```[ \t]*$", re.M | re.S)
+_CODE_STYLE = ("font-family: 'Source Code Pro', monospace; font-size: 0.875rem; line-height: 1.6; "
+               "background: #f6f8fa; border-radius: 0.5rem; padding: 0.75rem 1rem; margin: 0; "
+               "overflow-x: auto; white-space: pre")
+
+
+def markdown_parts(text: str) -> list[tuple[str, str]]:
+    """``text`` cut into ``("markdown", part)`` and ``(language, code)`` pieces, in order; blank parts dropped."""
+    parts, at = [], 0
+    for m in _FENCED.finditer(text):
+        parts += [("markdown", text[at:m.start()]), (m["lang"] or "text", m["code"])]
+        at = m.end()
+    parts.append(("markdown", text[at:]))
+    return [(kind, part) for kind, part in parts if kind != "markdown" or part.strip()]
+
+
+@lru_cache(maxsize=256)
+def code_html(code: str, language: str = "python") -> str:
+    """``code`` as a ``<pre>`` block, coloured by Pygments on the server (inline styles; unknown languages plain).
+
+    Streamlit's own code block loads its syntax highlighter in the browser: a 1.5 MB chunk (Prism with
+    every language) whose evaluation held the main thread ~270 ms on a lesson page's first visit, before
+    its figures were drawn, for the one short listing of a question at the page's foot."""
+    from pygments import highlight
+    from pygments.formatters import HtmlFormatter
+    from pygments.lexers import TextLexer, get_lexer_by_name
+    from pygments.util import ClassNotFound
+
+    try:
+        lexer = get_lexer_by_name(language)
+    except ClassNotFound:
+        lexer = TextLexer()
+    body = highlight(code, lexer, HtmlFormatter(nowrap=True, noclasses=True, style="default")).rstrip("\n")
+    return f'<pre class="posviz-code" style="{_CODE_STYLE}"><code>{body}</code></pre>'
+
+
+def markdown(text: str) -> None:
+    """Markdown whose fenced code blocks are drawn by ``code_html`` (see there why)."""
+    for kind, part in markdown_parts(text):
+        st.markdown(part) if kind == "markdown" else st.html(code_html(part, kind))
+
+
 LAB_DEFAULT = Path(__file__).parent / "assets" / "lab" / "sweep_L64.json"
 
 

@@ -433,6 +433,23 @@ def test_figures_near_the_window_are_drawn_first(server, open_tab):
     assert not page.js_errors, page.js_errors
 
 
+def test_a_question_listing_loads_no_syntax_highlighter(server, open_tab):
+    """§6's foot asks which line of a listing is wrong. Drawn as Streamlit's code block, it made every first
+    visit of §3, §4, §6 and §9 load Streamlit's 1.5 MB syntax highlighter and evaluate it (~270 ms of main
+    thread before the figures were drawn); ``ui.code_html`` colours it on the server instead."""
+    page = open_tab(HD)
+    row = next(p for p in PAGES if p.prefix == "s6")
+    goto(page, f"{server.url}/{row.url_path}")
+    listing = page.locator("pre.posviz-code").first
+    listing.wait_for(state="attached")
+    assert "def rotate_half(x):" in listing.inner_text()
+    assert listing.locator("span[style*='color']").count() > 3, "the listing is not coloured"
+    apptools.wait_all_charts_drawn(page)
+    chunks = page.evaluate("() => performance.getEntriesByType('resource').map(r => r.name.split('/').pop())")
+    assert any(c.startswith("PlotlyChart.") for c in chunks), chunks  # the list is the page's own
+    assert not [c for c in chunks if c.startswith("StreamlitSyntaxHighlighter")], chunks
+
+
 # React's devtools hook, installed before the page's scripts: after each commit, count the element containers
 # (``stElementContainer`` divs) React rendered again. A subtree React skipped keeps its fiber objects; one it
 # rendered again gets the fiber's other copy, so a container fiber not seen at the previous commit was rendered.
