@@ -75,15 +75,17 @@ _SNIPPET = """{mark}
         }}
       }})()
       // A plot's first draw waits until it is near the window or the page is idle (frontend.OFFSCREEN_PATCHES).
+      // Safari has no requestIdleCallback: a short timer stands in. Any failure here draws at once.
       window.posvizWhenNear = (el) => new Promise((done) => {{
-        const r = el.getBoundingClientRect(), h = window.innerHeight
-        if (document.hidden || (r.width > 0 && r.bottom > -h / 2 && r.top < 1.5 * h)) return done()
-        let idle = 0
-        const seen = new IntersectionObserver((es) => {{ if (es.some((e) => e.isIntersecting)) go() }},
-                                              {{ rootMargin: "50% 0px" }})
-        const go = () => {{ seen.disconnect(); cancelIdleCallback(idle); done() }}
-        seen.observe(el)
-        idle = requestIdleCallback(go, {{ timeout: 1500 }})
+        try {{
+          const r = el.getBoundingClientRect(), h = window.innerHeight
+          if (document.hidden || (r.width > 0 && r.bottom > -h / 2 && r.top < 1.5 * h)) return done()
+          const seen = new IntersectionObserver((es) => {{ if (es.some((e) => e.isIntersecting)) go() }},
+                                                {{ rootMargin: "50% 0px" }})
+          const go = () => {{ seen.disconnect(); done() }}
+          seen.observe(el)
+          window.requestIdleCallback ? requestIdleCallback(go, {{ timeout: 1500 }}) : setTimeout(go, 300)
+        }} catch (e) {{ done() }}
       }})
     </script>
 """

@@ -94,6 +94,7 @@ def test_the_offscreen_patch_matches_this_streamlit_once():
     assert frontend.patched(frontend.patched(source), frontend.OFFSCREEN_PATCHES) is not None  # on top of the chart's
     page = frontend.with_early_plotly("<head></head>", "PlotlyChart.abc.js")
     assert "window.posvizWhenNear = (el) =>" in page and "requestIdleCallback(go, { timeout: 1500 })" in page
+    assert "catch (e) { done() }" in page  # a failure draws at once, never leaves a chart blank
 
 
 def test_the_app_patches_match_this_streamlit_once_each():
