@@ -34,6 +34,11 @@ from typing import Any, Callable
 
 import plotly.graph_objects as go
 import streamlit as st
+from pygments import highlight
+from pygments.formatters.html import HtmlFormatter
+from pygments.lexers.python import PythonLexer
+from pygments.lexers.special import TextLexer
+from pygments.styles.default import DefaultStyle
 
 import ui_slides
 from posviz.figures import style_for
@@ -364,6 +369,11 @@ _CODE_STYLE = ("font-family: 'Source Code Pro', monospace; font-size: 0.875rem; 
                "overflow-x: auto; white-space: pre")
 
 
+# Named, not looked up by name: Pygments loads lexers and styles lazily by name, and sessions starting together
+# raced on that import (an ImportError in a class's load test). warmup.py imports these modules first.
+_LEXERS = {"python": PythonLexer, "py": PythonLexer, "text": TextLexer}
+
+
 def markdown_parts(text: str) -> list[tuple[str, str]]:
     """``text`` cut into ``("markdown", part)`` and ``(language, code)`` pieces, in order; blank parts dropped."""
     parts, at = [], 0
@@ -381,16 +391,8 @@ def code_html(code: str, language: str = "python") -> str:
     Streamlit's own code block loads its syntax highlighter in the browser: a 1.5 MB chunk (Prism with
     every language) whose evaluation held the main thread ~270 ms on a lesson page's first visit, before
     its figures were drawn, for the one short listing of a question at the page's foot."""
-    from pygments import highlight
-    from pygments.formatters import HtmlFormatter
-    from pygments.lexers import TextLexer, get_lexer_by_name
-    from pygments.util import ClassNotFound
-
-    try:
-        lexer = get_lexer_by_name(language)
-    except ClassNotFound:
-        lexer = TextLexer()
-    body = highlight(code, lexer, HtmlFormatter(nowrap=True, noclasses=True, style="default")).rstrip("\n")
+    lexer = _LEXERS.get(language, TextLexer)()
+    body = highlight(code, lexer, HtmlFormatter(nowrap=True, noclasses=True, style=DefaultStyle)).rstrip("\n")
     return f'<pre class="posviz-code" style="{_CODE_STYLE}"><code>{body}</code></pre>'
 
 

@@ -26,7 +26,18 @@ _last_visitor = float("-inf")  # time.monotonic() when a browser's script run la
 WARMUP_PARAM = "posviz_warmup"  # in the query string of serve.py's own page visits: not a visitor
 
 HEAVY = ("numpy", "torch", "pandas", "pyarrow", "plotly.graph_objects", "plotly.subplots", "plotly.io",
-         "plotly.express.colors", "safetensors.torch", "gguf", "tokenizers")
+         "plotly.express.colors", "safetensors.torch", "gguf", "tokenizers",
+         "pygments.lexers.python", "pygments.lexers.special", "pygments.formatters.html", "pygments.styles.default")
+
+# What a page run still imported lazily after the rest (tests/test_warmup_imports.py finds them): plotly's
+# property classes, and pyarrow's pandas bridge (st.dataframe).
+LAZY = ("pyarrow.pandas_compat", "pyarrow.vendored.version", "plotly.graph_objs._frame",
+        *(f"plotly.graph_objs.{name}" for name in (
+            "bar", "bar._marker", "bar._textfont", "heatmap._textfont", "layout.xaxis._tickfont",
+            "layout.yaxis._tickfont", "layout.annotation", "layout.annotation._font", "layout.shape",
+            "layout.shape._line", "layout.updatemenu", "layout.updatemenu._button", "scatter._line",
+            "scatter._textfont", "scatter.marker._colorbar", "scatter.marker.colorbar",
+            "scatter.marker.colorbar._title")))
 
 
 def import_heavy() -> float:
@@ -50,7 +61,7 @@ def _import_all() -> float:
     import posviz
     import posviz.figures
 
-    for name in HEAVY:
+    for name in (*HEAVY, *LAZY):
         importlib.import_module(name)
     for mod in pkgutil.walk_packages(posviz.__path__, "posviz."):  # subpackages too (figures, lab, quiz)
         if not mod.name.endswith("__main__"):
@@ -70,7 +81,18 @@ def _import_all() -> float:
     fig.add_vrect(x0=0, x1=0.2)
     fig.update_layout(template=go.layout.Template())
     fig.to_json()
+    _highlight_once()
     return time.perf_counter() - t0
+
+
+def _highlight_once() -> None:
+    """A question's listing (``ui.code_html``): Pygments compiles a lexer's rules on its first use."""
+    from pygments import highlight
+    from pygments.formatters.html import HtmlFormatter
+    from pygments.lexers.python import PythonLexer
+    from pygments.styles.default import DefaultStyle
+
+    highlight("def f(x):\n    return x[..., 0] * 2  # x", PythonLexer(), HtmlFormatter(noclasses=True, style=DefaultStyle))
 
 
 def note_visitor() -> None:
