@@ -107,7 +107,7 @@ def bench_page(ctx, url: str, page: apptools.PageRow, presses: int, max_sliders:
     pg = ctx.new_page()
     pg.goto(f"{url}/{page.url_path}")
     apptools.wait_idle(pg, 120_000)
-    pg.wait_for_selector(".js-plotly-plot", timeout=60_000)
+    apptools.wait_all_charts_drawn(pg, 60_000)  # those far below are drawn when the page is idle
     time.sleep(1.0)
     pg.evaluate(INSTALL)
     keys = [c.key for c in apptools.scan_widget_calls(page) if c.kind == "slider"][:max_sliders]
