@@ -399,7 +399,10 @@ def code_html(code: str, language: str = "python") -> str:
 def markdown(text: str) -> None:
     """Markdown whose fenced code blocks are drawn by ``code_html`` (see there why)."""
     for kind, part in markdown_parts(text):
-        st.markdown(part) if kind == "markdown" else st.html(code_html(part, kind))
+        if kind == "markdown":
+            st.markdown(part)
+        else:
+            st.html(code_html(part, kind))
 
 
 LAB_DEFAULT = Path(__file__).parent / "assets" / "lab" / "sweep_L64.json"
