@@ -199,9 +199,11 @@ def overlay(static_dir: Path, into: Path, *, patch=tuple(GROUPS)) -> Path | None
     rewritten = {Path("index.html"): with_early_plotly(index.read_text(encoding="utf-8"), chunk)}
     for find, patches in (GROUPS[group] for group in patch):
         name = find(static_dir)
-        path = Path("static", "js", name) if name else None
-        source = rewritten.get(path) or (static_dir / path).read_text(encoding="utf-8") if path else ""
-        if path and (text := patched(source, patches)) is not None:
+        if name is None:
+            continue
+        path = Path("static", "js", name)
+        source = rewritten.get(path) or (static_dir / path).read_text(encoding="utf-8")  # groups may share a chunk
+        if (text := patched(source, patches)) is not None:
             rewritten[path] = text
     _mirror(static_dir, into, Path(), rewritten)
     return into

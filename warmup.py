@@ -26,8 +26,7 @@ _last_visitor = float("-inf")  # time.monotonic() when a browser's script run la
 WARMUP_PARAM = "posviz_warmup"  # in the query string of serve.py's own page visits: not a visitor
 
 HEAVY = ("numpy", "torch", "pandas", "pyarrow", "plotly.graph_objects", "plotly.subplots", "plotly.io",
-         "plotly.express.colors", "safetensors.torch", "gguf", "tokenizers",
-         "pygments.lexers.python", "pygments.lexers.special", "pygments.formatters.html", "pygments.styles.default")
+         "plotly.express.colors", "safetensors.torch", "gguf", "tokenizers")
 
 # What a page run still imported lazily after the rest (tests/test_warmup_imports.py finds them): plotly's
 # property classes, and pyarrow's pandas bridge (st.dataframe).
@@ -81,18 +80,10 @@ def _import_all() -> float:
     fig.add_vrect(x0=0, x1=0.2)
     fig.update_layout(template=go.layout.Template())
     fig.to_json()
-    _highlight_once()
+    import listings  # a question's listing: Pygments' lexer and style, its rules compiled on first use
+
+    listings.code_html("def f(x):\n    return x[..., 0] * 2  # x")
     return time.perf_counter() - t0
-
-
-def _highlight_once() -> None:
-    """A question's listing (``ui.code_html``): Pygments compiles a lexer's rules on its first use."""
-    from pygments import highlight
-    from pygments.formatters.html import HtmlFormatter
-    from pygments.lexers.python import PythonLexer
-    from pygments.styles.default import DefaultStyle
-
-    highlight("def f(x):\n    return x[..., 0] * 2  # x", PythonLexer(), HtmlFormatter(noclasses=True, style=DefaultStyle))
 
 
 def note_visitor() -> None:

@@ -441,7 +441,7 @@ def test_figures_near_the_window_are_drawn_first(idle_callback, server, open_tab
 def test_a_question_listing_loads_no_syntax_highlighter(server, open_tab):
     """§6's foot asks which line of a listing is wrong. Drawn as Streamlit's code block, it made every first
     visit of §3, §4, §6 and §9 load Streamlit's 1.5 MB syntax highlighter and evaluate it (~270 ms of main
-    thread before the figures were drawn); ``ui.code_html`` colours it on the server instead."""
+    thread before the figures were drawn); ``listings.code_html`` colours it on the server instead."""
     page = open_tab(HD)
     row = next(p for p in PAGES if p.prefix == "s6")
     goto(page, f"{server.url}/{row.url_path}")
