@@ -67,6 +67,8 @@ async def one_session(url: str, page: apptools.PageRow, seconds: float, rate: fl
             results["opened_at"].append(time.perf_counter())
             results["exceptions"] += [f"{page.prefix} open: {e}" for e in run.exceptions()]
             own = [w for w in s.widgets.values() if w.container == 0]
+            if not own:  # a reading page (errata, notes): the student only reads
+                results["still"].append(page.prefix)
             deadline = t0 + seconds
             n = 0
             # every student moves something at least once, however long the page took to open (on a busy
@@ -85,6 +87,8 @@ async def one_session(url: str, page: apptools.PageRow, seconds: float, rate: fl
                 results["exceptions"] += [f"{page.prefix} {w.key}: {e}" for e in run.exceptions()]
                 think = max(0.0, rng.uniform(0.5, 1.5) / rate - run.seconds)
                 await asyncio.sleep(min(think, max(0.0, deadline - time.perf_counter())))
+            if n:
+                results["moved"].append(page.prefix)
     except Exception as err:  # a dropped connection is a failure the user would see
         results["failures"].append(f"{page.prefix}: {type(err).__name__}: {err}")
 
@@ -96,7 +100,8 @@ async def load(url: str, sessions: int, seconds: float, rate: float, pages: list
     host = urlparse(url).hostname
     if host not in ("127.0.0.1", "localhost", "::1"):
         raise ValueError(f"load tests only talk to loopback servers, got {host}")
-    results = {"opens": [], "opened_at": [], "changes": [], "exceptions": [], "failures": [], "bytes": 0}
+    results = {"opens": [], "opened_at": [], "changes": [], "exceptions": [], "failures": [], "bytes": 0,
+               "moved": [], "still": []}
     peak = [rss_mb(pids)]
     stop = threading.Event()
 
@@ -121,13 +126,27 @@ async def load(url: str, sessions: int, seconds: float, rate: float, pages: list
     for _, d, prefix in results["changes"]:
         by_page.setdefault(prefix, []).append(1e3 * d)
     return {"sessions": sessions, "seconds": round(time.perf_counter() - t0, 1), "rate": rate,
-            "changes": len(ch), "exceptions": results["exceptions"], "failures": results["failures"],
+            "changes": len(ch), "moved": sorted(results["moved"]), "still": sorted(results["still"]),
+            "exceptions": results["exceptions"], "failures": results["failures"],
             "change_p50_ms": pct(ch, 0.5), "change_p95_ms": pct(ch, 0.95), "change_max_ms": max(ch, default=0),
             "all_open_s": round(all_open - t0, 1), "steady_changes": len(steady),
             "steady_p50_ms": pct(steady, 0.5), "steady_p95_ms": pct(steady, 0.95),
             "page_p95_ms": {k: round(pct(v, 0.95)) for k, v in sorted(by_page.items())},
             "open_p50_ms": pct(op, 0.5), "open_max_ms": max(op, default=0),
             "peak_rss_mb": round(peak[0], 1), "mb_sent": round(results["bytes"] / 1e6, 1)}
+
+
+READING_PAGES = {"errata", "notes"}  # text and tables only: nothing to move
+
+
+def not_going(r: dict) -> list[str]:
+    """Why the sessions did not all get going, or nothing: every session moved a widget at least once,
+    except on the reading pages. (On a slow machine a first open can fill most of the window, so a
+    session may move only once: counting changes against sessions would fail there for no fault.)"""
+    problems = [f"{p}: no widget to move" for p in r["still"] if p not in READING_PAGES]
+    if len(r["moved"]) + len(r["still"]) != r["sessions"]:
+        problems.append(f"{r['sessions']} sessions, but moved: {r['moved']}, reading: {r['still']}")
+    return problems
 
 
 def summary(r: dict) -> str:

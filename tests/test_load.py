@@ -34,7 +34,7 @@ def test_no_exception_when_a_class_opens_at_once(launcher):
     print(load_test.summary(r))
     assert not r["failures"], r["failures"][:5]
     assert not r["exceptions"], r["exceptions"][:5]
-    assert r["changes"] >= SESSIONS, f"only {r['changes']} changes were made: the sessions did not get going"
+    assert not load_test.not_going(r), load_test.not_going(r)
 
 
 def test_make_app_opens_every_page_before_it_says_ready():
@@ -79,3 +79,14 @@ def test_the_protocol_client_keeps_the_message_cache_as_a_browser_does():
 
     with apptools.streamlit_server(launcher="serve", timeout=120) as server:
         asyncio.run(session(server.url))
+
+
+def test_a_slow_machine_where_each_student_moves_once_still_counts_as_going():
+    """CI once failed here for no fault: every first open filled the window, so each of the 20 sessions
+    with widgets moved once, and 20 changes < 24 sessions. Sessions are counted, not changes."""
+    slow = {"sessions": 4, "moved": ["s1", "s2"], "still": ["errata", "notes"]}
+    assert load_test.not_going(slow) == []
+    broken = {"sessions": 4, "moved": ["s1", "s2"], "still": ["errata", "s3"]}  # s3 showed no widget
+    assert load_test.not_going(broken) == ["s3: no widget to move"]
+    dropped = {"sessions": 4, "moved": ["s1"], "still": ["errata", "notes"]}  # one never moved
+    assert len(load_test.not_going(dropped)) == 1
