@@ -1,4 +1,5 @@
-"""Serve Streamlit's frontend with plotly.js started early, each chart drawn once and only changes rendered.
+"""Serve Streamlit's frontend with plotly.js started early, each chart drawn once, only changes rendered and
+a key press sent at once.
 
 Streamlit loads its plotly.js chunk (4.7 MB) only when the first chart
 arrives, and evaluating it takes the browser's main thread for ~1.1 s on the
@@ -43,6 +44,20 @@ components memoized read their contexts as before). A Streamlit release whose
 chunk does not match its patches exactly gets its own file unchanged (the
 patched files keep their names: they behave as Streamlit's own, so a browser's
 cached copy is harmless either way).
+
+A key press reached the server 20-25 ms late. Streamlit sends a widget's change
+from a ``setTimeout`` (so that changes made in one event go in one message), and
+after a key press Chromium first paints the moved slider and renders the
+page's reaction to it; only then did the timer run. The entry chunk's
+``SEND_PATCHES`` also queue the same send in a frame callback, which runs just
+before that paint, and whichever comes first sends, once: every change of the
+event is still in the one message, and the server's run overlaps the browser's
+paint instead of following it (key → message sent 16-24 ms → 7-9 ms). A rerun
+message carries the page's address, which Streamlit took from its React state,
+updated a render after the address itself, so a message sent before that render
+carried the previous value of the widget just moved (a slide's Link showed it);
+outside an embedding frame it is now read from the address bar, where Streamlit
+writes every change at once.
 
 Everything else is Streamlit's own files: the overlay folder links to them.
 """
@@ -148,6 +163,20 @@ APP_PATCHES = (
 )
 
 
+SEND_PATCHES = (
+    Patch("a widget's new value is sent before the next frame is painted, not in a timer queued behind it",
+          re.compile(r"this\.flushScheduled=!0,setTimeout\(\(\)=>\{(?P<body>this\.sendUpdateWidgetsMessage\("
+                     r"this\.scheduledFragmentId\),[^{}]*?this\.flushScheduled=!1,[^{}]*?)\},0\)"),
+          r"this.flushScheduled=!0,(()=>{let sent=!1,send=()=>{if(!sent){sent=!0;\g<body>}};setTimeout(send,0);"
+          r"window.requestAnimationFrame?.(send)})()"),
+    Patch("a rerun carries the address as it is now: the app's copy of it is React state, updated a render later",
+          re.compile(r"getQueryString=\(\)=>\{let\{queryParams:(?P<q>[\w$]+)\}=this\.state,(?P<t>[\w$]+)="
+                     r"(?P=q)&&(?P=q)\.length>0\?(?P=q):document\.location\.search;"),
+          r"getQueryString=()=>{let{queryParams:\g<q>}=this.state,\g<t>=window.parent!==window&&\g<q>&&"
+          r"\g<q>.length>0?\g<q>:document.location.search;"),
+)
+
+
 def patched(source: str, patches=CHART_PATCHES) -> str | None:
     """``source`` with each of ``patches`` applied; None unless each matches exactly once."""
     for patch in patches:
@@ -174,7 +203,7 @@ def app_chunk(static_dir: Path) -> str | None:
 # Which chunk each group of patches rewrites. ``POSVIZ_FRONTEND_PATCHES`` picks groups to compare: "all" (the
 # default), "none", or a comma-separated list such as "chart".
 GROUPS = {"chart": (plotly_chunk, CHART_PATCHES), "offscreen": (plotly_chunk, OFFSCREEN_PATCHES),
-          "app": (app_chunk, APP_PATCHES)}
+          "app": (app_chunk, APP_PATCHES), "send": (app_chunk, SEND_PATCHES)}
 
 
 def with_early_plotly(index_html: str, chunk: str) -> str:

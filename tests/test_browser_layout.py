@@ -508,6 +508,47 @@ def test_a_key_press_renders_only_what_changed(server, open_tab):
     assert not page.js_errors, page.js_errors
 
 
+# Where the websocket message of a key press is sent from: inside a frame callback (just before that frame's
+# paint), in a task before the first frame after the key, or in a task after that frame had been painted.
+SEND_SPY = """
+(() => {
+  const raf = window.requestAnimationFrame.bind(window);
+  window.requestAnimationFrame = (cb) => raf((t) => { window.__inFrame = true; try { cb(t) } finally { window.__inFrame = false } });
+  window.__sends = [];
+  document.addEventListener('keydown', () => {
+    window.__key = {frameSeen: false, sent: null};
+    const key = window.__key;
+    raf(() => { key.frameSeen = true });
+  }, true);
+  const send = WebSocket.prototype.send;
+  WebSocket.prototype.send = function (data) {
+    const key = window.__key;
+    if (key && key.sent === null) {
+      key.sent = window.__inFrame ? 'in the frame' : key.frameSeen ? 'after the frame' : 'before the frame';
+      window.__sends.push(key.sent);
+    }
+    return send.call(this, data);
+  };
+})();
+"""
+
+
+def test_a_key_press_is_sent_before_the_next_frame(server, open_tab):
+    """The server can only start once the press reaches it. Streamlit sends a widget's change from a
+    ``setTimeout``; after a key press Chromium paints the moved slider first, so the message left 20-25 ms
+    after the key, behind that frame and a render (a trace of §7). With ``frontend.SEND_PATCHES`` it leaves
+    from the first of that timer and a frame callback: never after the first frame that follows the key."""
+    page, slider = slider_on_drawn_page(server, open_tab, SEND_SPY, "s3", "s3_pair_i")
+    for key in ("ArrowRight", "ArrowLeft", "ArrowRight", "ArrowLeft"):
+        slider.press(key)
+        page.wait_for_timeout(200)
+        apptools.wait_idle(page, T_MS)
+    sends = page.evaluate("() => window.__sends")
+    print("each press sent", sends)
+    assert len(sends) == 4 and "after the frame" not in sends, sends
+    assert not page.js_errors, page.js_errors
+
+
 # -- keyboard ---------------------------------------------------------------------------------------------
 
 def test_keyboard_moves_slides(server, open_tab):

@@ -52,14 +52,15 @@ def test_overlay_links_every_file_and_rewrites_only_the_index_and_the_patched_ch
     assert frontend.MARK in (served / "index.html").read_text()
     chart = frontend.patched((STREAMLIT_STATIC / CHART).read_text())
     assert (served / CHART).read_text() == frontend.patched(chart, frontend.OFFSCREEN_PATCHES)  # both groups
-    assert (served / APP).read_text() == frontend.patched((STREAMLIT_STATIC / APP).read_text(), frontend.APP_PATCHES)
+    app = frontend.patched((STREAMLIT_STATIC / APP).read_text(), frontend.APP_PATCHES)
+    assert (served / APP).read_text() == frontend.patched(app, frontend.SEND_PATCHES)  # both groups
     unpatched = frontend.overlay(STREAMLIT_STATIC, tmp_path / "plain", patch=())
     assert (unpatched / "static").is_symlink() and not (unpatched / "index.html").is_symlink()
     chart_only = frontend.overlay(STREAMLIT_STATIC, tmp_path / "chart", patch=("chart",))
     assert not (chart_only / CHART).is_symlink() and (chart_only / APP).resolve() == (STREAMLIT_STATIC / APP).resolve()
 
 
-@pytest.mark.parametrize("setting, groups", [("all", ("chart", "offscreen", "app")), ("none", ()),
+@pytest.mark.parametrize("setting, groups", [("all", ("chart", "offscreen", "app", "send")), ("none", ()),
                                              ("chart", ("chart",)), ("app, chart", ("chart", "app")),
                                              ("offscreen", ("offscreen",)), ("bogus", ())])
 def test_the_setting_picks_groups_of_patches(setting, groups):
@@ -109,6 +110,25 @@ def test_the_app_patches_match_this_streamlit_once_each():
     assert "children:c(zg.posvizMemo??=(0,U.memo)(zg),{...e,isStale:o})" in out
     assert "F&&c($w.posvizMemo??=(0,U.memo)($w),{endpoints:e,collapseSidebar:M," in out
     assert frontend.patched(out, frontend.APP_PATCHES) is None  # applied once, never on top of itself
+
+
+def test_the_send_patch_matches_this_streamlit_once():
+    """A widget's change is sent from the first of a frame callback and Streamlit's timer, once: the timer ran
+    only after the frame that painted the moved slider (20-25 ms after the key in Chromium's trace). The message
+    then carries the address bar's query, not the app's React copy of it, which is a render behind."""
+    source = (STREAMLIT_STATIC / APP).read_text()
+    for patch in frontend.SEND_PATCHES:
+        assert len(patch.pattern.findall(source)) == 1, patch.why
+    out = frontend.patched(source, frontend.SEND_PATCHES)
+    assert out is not None and "setTimeout(()=>{this.sendUpdateWidgetsMessage" not in out
+    assert ("this.flushScheduled=!0,(()=>{let sent=!1,send=()=>{if(!sent){sent=!0;this.sendUpdateWidgetsMessage("
+            "this.scheduledFragmentId),") in out
+    assert "this.hasFragmentIdConflict=!1}};setTimeout(send,0);window.requestAnimationFrame?.(send)})())" in out
+    # the address the message carries: the address bar's (where Streamlit writes at once), unless embedded
+    assert ("getQueryString=()=>{let{queryParams:e}=this.state,t=window.parent!==window&&e&&e.length>0?e:"
+            "document.location.search;") in out
+    assert frontend.patched(out, frontend.SEND_PATCHES) is None  # applied once, never on top of itself
+    assert frontend.patched(frontend.patched(source, frontend.APP_PATCHES), frontend.SEND_PATCHES) is not None
 
 
 def test_the_chart_patches_decline_anything_else(tmp_path):
