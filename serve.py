@@ -10,11 +10,13 @@ Six things plain ``streamlit run app.py`` does not do:
 - One torch thread per op for the whole server (``POSVIZ_TORCH_THREADS``), set
   here and not on import of posviz, which may live in someone's notebook.
 - plotly.js evaluated in the browser while the server runs the first script,
-  not after it, each new chart drawn once instead of two or three times, the
-  figures near the window drawn before those further down, and on a key press
-  only what changed rendered again, not the whole page (see ``frontend.py``;
-  ``POSVIZ_EARLY_PLOTLY=0`` turns all four off, ``POSVIZ_FRONTEND_PATCHES=none``
-  the last three, ``=chart``, ``=offscreen`` or ``=app`` keeps one).
+  not after it, and only its trace types that posviz draws; each new chart
+  drawn once instead of two or three times, the figures near the window drawn
+  before those further down, on a key press only what changed rendered again,
+  not the whole page, and the press sent before the next frame (see
+  ``frontend.py``; ``POSVIZ_EARLY_PLOTLY=0`` turns all of it off,
+  ``POSVIZ_FRONTEND_PATCHES=none`` all but the early import, and ``=chart``,
+  ``=offscreen``, ``=app``, ``=send`` or ``=lean`` keeps one group; groups combine).
 - The theme part of the message that starts every run (a fragment's too) built
   once, not on every widget change (see ``streamlit_speedups.py``).
 - Every page opened once after the imports (``deploy/warm_pages.py``), then

@@ -238,7 +238,7 @@ def test_slider_keyboard_move_updates_figure(shared_server, tab_factory):
 
 
 def test_plotly_js_is_imported_once_the_websocket_opens(shared_server, tab_factory):
-    """serve.py's page (frontend.py) starts Streamlit's plotly chunk early; the charts still draw from it."""
+    """serve.py's page (frontend.py) starts Streamlit's plotly chunk early, lean; the charts still draw from it."""
     import frontend
 
     page = _figure_page()
@@ -250,6 +250,11 @@ def test_plotly_js_is_imported_once_the_websocket_opens(shared_server, tab_facto
                           ".filter(u => u.includes('/PlotlyChart.'))")
     assert len(fetched) == 1, fetched  # Streamlit's own import and ours share one module
     assert n >= 1 and not tab.exceptions() and not tab.js_errors, (tab.exceptions(), tab.js_errors)
+    # plotly.js evaluated only the trace types posviz draws (frontend.LEAN_PATCHES), and those are all it knows
+    from posviz.figures import style
+
+    known = pg.evaluate("() => Object.keys(window.Plotly.PlotSchema.get().traces)")
+    assert sorted(known) == sorted(style.TRACE_TYPES), known
 
 
 def test_a_page_asks_nothing_of_any_other_server(shared_server, tab_factory):

@@ -495,3 +495,13 @@ def test_a_slides_colorbar_gets_a_few_round_ticks_inside_its_range(lo, hi, ticks
     assert got == (None if ticks is None else pytest.approx(ticks))
     if got:
         assert 3 <= len(got) <= 5 and lo <= min(got) and max(got) <= hi
+
+
+def test_freeze_refuses_a_trace_type_the_served_plotly_does_not_register():
+    """The app's plotly.js registers only ``TRACE_TYPES`` (frontend.LEAN_PATCHES); any other would draw nothing."""
+    for trace in (go.Scatter(y=[1, 2]), go.Bar(y=[1, 2]), go.Heatmap(z=[[1, 2]])):
+        style.freeze(go.Figure(trace))
+    with pytest.raises(TypeError, match=r"\['pie'\].*add them to TRACE_TYPES"):
+        style.freeze(go.Figure(go.Pie(values=[1, 2])))
+    with pytest.raises(TypeError, match=r"\['scatter3d', 'surface'\]"):
+        style.freeze(go.Figure([go.Scatter(y=[1]), go.Surface(z=[[1, 2]]), go.Scatter3d(x=[1], y=[1], z=[1])]))

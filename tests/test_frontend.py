@@ -1,5 +1,5 @@
-"""frontend.py: Streamlit's page, served with plotly.js imported once the websocket opens, charts drawn once and
-only what changed rendered again."""
+"""frontend.py: Streamlit's page, served with plotly.js imported once the websocket opens and holding only posviz's
+trace types, charts drawn once, only what changed rendered again and a key press sent at once."""
 
 import re
 from pathlib import Path
@@ -50,8 +50,8 @@ def test_overlay_links_every_file_and_rewrites_only_the_index_and_the_patched_ch
         else:  # a link itself, or inside a linked folder
             assert mine.resolve() == (STREAMLIT_STATIC / rel).resolve(), rel
     assert frontend.MARK in (served / "index.html").read_text()
-    chart = frontend.patched((STREAMLIT_STATIC / CHART).read_text())
-    assert (served / CHART).read_text() == frontend.patched(chart, frontend.OFFSCREEN_PATCHES)  # both groups
+    chart = frontend.patched(frontend.patched((STREAMLIT_STATIC / CHART).read_text()), frontend.OFFSCREEN_PATCHES)
+    assert (served / CHART).read_text() == frontend.patched(chart, frontend.LEAN_PATCHES)  # its three groups
     app = frontend.patched((STREAMLIT_STATIC / APP).read_text(), frontend.APP_PATCHES)
     assert (served / APP).read_text() == frontend.patched(app, frontend.SEND_PATCHES)  # both groups
     unpatched = frontend.overlay(STREAMLIT_STATIC, tmp_path / "plain", patch=())
@@ -60,7 +60,7 @@ def test_overlay_links_every_file_and_rewrites_only_the_index_and_the_patched_ch
     assert not (chart_only / CHART).is_symlink() and (chart_only / APP).resolve() == (STREAMLIT_STATIC / APP).resolve()
 
 
-@pytest.mark.parametrize("setting, groups", [("all", ("chart", "offscreen", "app", "send")), ("none", ()),
+@pytest.mark.parametrize("setting, groups", [("all", ("chart", "offscreen", "app", "send", "lean")), ("none", ()),
                                              ("chart", ("chart",)), ("app, chart", ("chart", "app")),
                                              ("offscreen", ("offscreen",)), ("bogus", ())])
 def test_the_setting_picks_groups_of_patches(setting, groups):
@@ -129,6 +129,32 @@ def test_the_send_patch_matches_this_streamlit_once():
             "document.location.search;") in out
     assert frontend.patched(out, frontend.SEND_PATCHES) is None  # applied once, never on top of itself
     assert frontend.patched(frontend.patched(source, frontend.APP_PATCHES), frontend.SEND_PATCHES) is not None
+
+
+def test_the_lean_patch_registers_only_posviz_trace_types_in_this_streamlit():
+    """plotly.js evaluates only the trace modules posviz draws; the list agrees with the one ``freeze`` enforces.
+    If a Streamlit upgrade changes plotly's entry module, the patch turns itself off: this test says so."""
+    from posviz.figures import style
+
+    assert {"scatter", *frontend.PLOTLY_TRACES} == style.TRACE_TYPES
+    source = (STREAMLIT_STATIC / CHART).read_text()
+    for patch in frontend.LEAN_PATCHES:
+        assert len(patch.pattern.findall(source)) == 1, patch.why
+    register = re.search(r'\{"lib/index\.js"[^}]*?\.register\(\[([^\]]*)\]\)', source)[1].split(",")
+    assert len(register) > 40  # every trace type plotly.js ships, and its calendars
+    out = frontend.patched(source, frontend.LEAN_PATCHES)
+    assert out is not None and len(out) < len(source)
+    kept = re.search(r'\{"lib/index\.js"[^}]*?\.register\(\[([^\]]*)\]\)', out)[1].split(",")
+    files = [re.search(r'[,;{ ]' + re.escape(call[:-2]) + r'=[\w$]+\(\{"(lib/[\w]+\.js)"', source)[1] for call in kept]
+    assert files == ["lib/bar.js", "lib/heatmap.js"]
+    assert frontend.patched(out, frontend.LEAN_PATCHES) is None  # applied once, never on top of itself
+    assert frontend.patched(frontend.patched(frontend.patched(source), frontend.OFFSCREEN_PATCHES),
+                            frontend.LEAN_PATCHES) is not None  # on top of the chart's and the offscreen patches
+    # a module the list names but the source lacks leaves the call as it was
+    fake = '{"lib/index.js"(e,t){var n=bu();n.register([Iu(),hee(),yd(),Ad()])}'
+    assert frontend.patched(fake, frontend.LEAN_PATCHES) == fake
+    defined = 'Iu=_({"lib/bar.js"(e,t){}}),yd=_({"lib/heatmap.js"(e,t){}});' + fake
+    assert frontend.patched(defined, frontend.LEAN_PATCHES).endswith("n.register([Iu(),yd()])}")
 
 
 def test_the_chart_patches_decline_anything_else(tmp_path):

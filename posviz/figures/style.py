@@ -213,6 +213,20 @@ def _merge(into: dict, new: dict) -> None:
             into[key] = copy.deepcopy(value)
 
 
+# The trace types posviz draws. The app serves plotly.js with only these registered (frontend.py's
+# LEAN_PATCHES: evaluating the other 40-odd trace modules held a first visit's main thread for ~0.4 s),
+# so a figure of another type would stay blank there: ``freeze`` refuses it.
+TRACE_TYPES = frozenset({"scatter", "bar", "heatmap"})
+
+
+def check_trace_types(spec: dict) -> None:
+    """Raise TypeError naming any trace type of figure dict ``spec`` outside ``TRACE_TYPES``."""
+    other = {trace.get("type", "scatter") for trace in spec.get("data", ())} - TRACE_TYPES
+    if other:
+        raise TypeError(f"trace types {sorted(other)} are not among those the app's plotly.js registers "
+                        f"({sorted(TRACE_TYPES)}): add them to TRACE_TYPES and to frontend.PLOTLY_TRACES")
+
+
 def freeze(fig: go.Figure, column: float = 1.0) -> go.Figure:
     """Mark a finished figure as final: its ``to_dict()`` is computed once, here.
 
@@ -221,11 +235,13 @@ def freeze(fig: go.Figure, column: float = 1.0) -> go.Figure:
     cache unchanged. A frozen figure hands back the same dict each time. Only
     for figures nobody changes afterwards: the pages' cached figures (``ui.figure``). Its margins are
     raised to what plotly's automargin will measure (``margins.fit``), for a figure as wide as the
-    page's figure column or, in a narrower column, ``column`` of it (two columns: 0.5).
+    page's figure column or, in a narrower column, ``column`` of it (two columns: 0.5). A trace type
+    the app's plotly.js does not register is refused (``check_trace_types``).
     """
     if not 0 < column <= 1:
         raise ValueError(f"column must be a share of the figure column in (0, 1], got {column!r}")
     spec = fig.to_dict()
+    check_trace_types(spec)
     try:
         margins.fit(spec, SLIDE_PLOT_PX * column)  # so that the browser draws it once (see margins.py)
     except (ArithmeticError, ValueError, TypeError, KeyError, IndexError):
