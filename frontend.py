@@ -59,8 +59,8 @@ carried the previous value of the widget just moved (a slide's Link showed it);
 outside an embedding frame it is now read from the address bar, where Streamlit
 writes every change at once.
 
-And the plotly.js Streamlit bundles registers every trace type it has, 47 modules (3D, maps and
-their map library, WebGL, sankey, ...), evaluated on every first visit, while posviz draws three:
+And the plotly.js that Streamlit bundles registers every trace type it has, 47 modules (3D, maps
+and their map library, WebGL, sankey, ...), evaluated on every first visit, while posviz draws three:
 scatter, bar and heatmap. ``LEAN_PATCHES`` register only those (``PLOTLY_TRACES``; plotly's core
 brings scatter), and ``posviz.figures.style.freeze`` refuses a figure of any other type, so none
 is ever sent that the browser could not draw. On a warm server, navigation → §6's first figure
